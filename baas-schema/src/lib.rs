@@ -1,0 +1,29 @@
+//! The baas schema core: the one intermediate representation ([`ir`]) that every front end
+//! builds and every emitter reads, the YAML front end ([`yaml`]), the rule/filter expression
+//! language ([`expr`]), the checker ([`check`]) and the SQL compiler ([`sql`]).
+//!
+//! Pure: no I/O beyond reading a schema, no async, no HTTP.
+
+pub mod check;
+pub mod diag;
+pub mod expr;
+pub mod ir;
+pub mod source;
+pub mod sql;
+pub mod yaml;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use ir::Schema;
+pub use source::{SourceFile, Span};
+pub use check::CheckedSchema;
+
+/// Loads a YAML schema and checks it: the whole front-end pipeline in one call. The checked
+/// schema is returned when there were no errors; the diagnostics hold every error and warning.
+pub fn load_yaml(file: &SourceFile) -> (Option<CheckedSchema>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let checked = yaml::load(file, &mut diags).and_then(|schema| {
+        let checked = check::check(&schema, &mut diags);
+        checked.filter(|_| !diags.has_errors())
+    });
+    (checked, diags)
+}

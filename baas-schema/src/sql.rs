@@ -1,0 +1,420 @@
+//! The SQL compiler: a checked expression ([`TExpr`]) in, a parameterised `WHERE` fragment
+//! out, for SQLite or PostgreSQL.
+//!
+//! No value is ever spliced into the SQL text: literals, request values and macros all become
+//! numbered parameters (`?1` on SQLite, `$1` on PostgreSQL) described by a [`Bind`] that the
+//! runtime resolves per request. Relation paths become `EXISTS` subqueries, multi-valued
+//! fields are walked with `json_each` / `jsonb_array_elements_text`, and the `?`-operators
+//! mean "any value matches" while plain operators over several values mean "all match".
+//!
+//! Storage conventions this relies on (shared with the DDL emitter through [`column_type`]):
+//! one table per collection named like it, one column per field; multi-valued fields hold a
+//! JSON array (TEXT on SQLite, `jsonb` on PostgreSQL); datetimes are canonical
+//! `YYYY-MM-DD HH:MM:SS.sssZ` text on both engines, so they compare as strings; unset values
+//! are the type's zero (`''`, `0`, `false`), never NULL.
+
+use std::fmt::Write as _;
+
+use crate::check::{Arity, ColumnRef, Step, TCompare, TExpr, TOperand, TValue, Ty};
+use crate::expr::ast::{Literal, Macro, Modifier, OpKind};
+use crate::ir::FieldType;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A compiled predicate: SQL text plus what its parameters are, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Fragment {
+    pub sql: String,
+    /// `binds[i]` is parameter number `first_param + i`.
+    pub binds: Vec<Bind>,
+}
+
+/// The value of one parameter, and the type to bind it as.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bind {
+    pub value: BindValue,
+    pub ty: SqlTy,
+}
+
+/// The type a parameter is bound as. Request values are converted to it by the runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlTy {
+    Text,
+    Number,
+    Bool,
+    /// A JSON array, as text (for walking request arrays with `:each`).
+    JsonArray,
+}
+
+/// Where a parameter's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BindValue {
+    Literal(Literal),
+    /// A `~` pattern: the value wrapped in `%…%` unless it already holds a `%`.
+    LikePattern(Box<BindValue>),
+    /// A field of the authenticated record (`id` is `""` when anonymous).
+    Auth(String),
+    Body(String),
+    /// Whether the body has the key.
+    BodyIsSet(String),
+    /// The number of items the body gives for a multi-valued field.
+    BodyLength(String),
+    Query(String),
+    Header(String),
+    Method,
+    Context,
+    Macro(Macro),
+    Placeholder(String),
+}
+
+/// Where the compiled predicate will be used.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub dialect: Dialect,
+    /// How the query names the record's table (`"posts"` or an alias), already quoted.
+    pub record: &'a str,
+    /// The number of the first parameter (1 when the fragment stands alone).
+    pub first_param: usize,
+}
+
+/// Compiles `expr` into a fragment for `target`.
+pub fn compile(expr: &TExpr, target: Target<'_>) -> Fragment {
+    let mut c = Compiler { target, out: Fragment::default(), aliases: 0 };
+    let sql = c.expr(expr, false);
+    c.out.sql = sql;
+    c.out
+}
+
+/// Quotes an identifier for either dialect (both accept double quotes).
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// The column type of a field, shared with the DDL emitter.
+pub fn column_type(ty: &FieldType, dialect: Dialect) -> &'static str {
+    match (ty, dialect) {
+        (t, Dialect::Sqlite) if t.is_multiple() => "TEXT",
+        (t, Dialect::Postgres) if t.is_multiple() => "JSONB",
+        (FieldType::Number { integer: true, .. }, Dialect::Sqlite) => "INTEGER",
+        (FieldType::Number { .. }, Dialect::Sqlite) => "REAL",
+        (FieldType::Number { .. }, Dialect::Postgres) => "DOUBLE PRECISION",
+        (FieldType::Bool, Dialect::Sqlite) => "INTEGER",
+        (FieldType::Bool, Dialect::Postgres) => "BOOLEAN",
+        (FieldType::Json, Dialect::Sqlite) => "TEXT",
+        (FieldType::Json, Dialect::Postgres) => "JSONB",
+        (_, _) => "TEXT",
+    }
+}
+
+struct Compiler<'a> {
+    target: Target<'a>,
+    out: Fragment,
+    aliases: usize,
+}
+
+/// The FROM items and link conditions needed to reach an operand's values.
+#[derive(Default)]
+struct Scope {
+    from: Vec<String>,
+    links: Vec<String>,
+}
+
+impl Compiler<'_> {
+    fn expr(&mut self, expr: &TExpr, nested_in_and: bool) -> String {
+        match expr {
+            TExpr::True => self.truth(true),
+            TExpr::And(a, b) => {
+                let (a, b) = (self.expr(a, true), self.expr(b, true));
+                format!("{a} AND {b}")
+            }
+            TExpr::Or(a, b) => {
+                let (a, b) = (self.expr(a, false), self.expr(b, false));
+                if nested_in_and { format!("({a} OR {b})") } else { format!("{a} OR {b}") }
+            }
+            TExpr::Compare(c) => self.compare(c),
+        }
+    }
+
+    fn truth(&self, value: bool) -> String {
+        match (self.target.dialect, value) {
+            (Dialect::Sqlite, true) => "1 = 1".into(),
+            (Dialect::Sqlite, false) => "1 = 0".into(),
+            (Dialect::Postgres, v) => if v { "TRUE" } else { "FALSE" }.into(),
+        }
+    }
+
+    fn param(&mut self, value: BindValue, ty: SqlTy) -> String {
+        self.out.binds.push(Bind { value, ty });
+        let n = self.target.first_param + self.out.binds.len() - 1;
+        match self.target.dialect {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!(
+                "${n}::{}",
+                match ty {
+                    SqlTy::Text => "text",
+                    SqlTy::Number => "float8",
+                    SqlTy::Bool => "boolean",
+                    SqlTy::JsonArray => "jsonb",
+                }
+            ),
+        }
+    }
+
+    fn alias(&mut self, prefix: &str) -> String {
+        self.aliases += 1;
+        format!("{prefix}{}", self.aliases)
+    }
+
+    fn compare(&mut self, c: &TCompare) -> String {
+        let mut scope = Scope::default();
+        // The type both sides are bound as: a typed side decides for an untyped one.
+        let shared = bind_ty(c.lhs.ty).or(bind_ty(c.rhs.ty)).unwrap_or(SqlTy::Text);
+        let like = c.op.kind.is_like();
+        let lhs = self.operand(&c.lhs, &mut scope, shared, false);
+        let rhs = self.operand(&c.rhs, &mut scope, shared, like);
+        let pred = self.predicate(&lhs, c, &rhs);
+        if scope.from.is_empty() {
+            return pred;
+        }
+        let from = scope.from.join(", ");
+        let links = scope.links.join(" AND ");
+        let many = c.lhs.arity == Arity::Many || c.rhs.arity == Arity::Many;
+        let where_links = if links.is_empty() { String::new() } else { format!("{links} AND ") };
+        if many && !c.op.any {
+            // every value must match, and there must be at least one
+            let fail = match self.target.dialect {
+                Dialect::Sqlite => format!("NOT COALESCE({pred}, 0)"),
+                Dialect::Postgres => format!("NOT COALESCE({pred}, FALSE)"),
+            };
+            let exists_any = if links.is_empty() {
+                format!("EXISTS (SELECT 1 FROM {from})")
+            } else {
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {links})")
+            };
+            format!("({exists_any} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {where_links}{fail}))")
+        } else {
+            format!("EXISTS (SELECT 1 FROM {from} WHERE {where_links}{pred})")
+        }
+    }
+
+    fn predicate(&mut self, lhs: &str, c: &TCompare, rhs: &str) -> String {
+        let null_side = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
+        if null_side(&c.rhs) || null_side(&c.lhs) {
+            // null equals the empty value of the other side's type, as in PocketBase
+            let (value, ty) = if null_side(&c.rhs) { (lhs, c.lhs.ty) } else { (rhs, c.rhs.ty) };
+            let zero = self.zero(ty);
+            let op = match c.op.kind {
+                OpKind::Eq | OpKind::Like | OpKind::Gte | OpKind::Lte => "=",
+                _ => "<>",
+            };
+            return format!("COALESCE({value}, {zero}) {op} {zero}");
+        }
+        let pg = self.target.dialect == Dialect::Postgres;
+        let op = match c.op.kind {
+            OpKind::Eq => "=",
+            OpKind::Neq => "<>",
+            OpKind::Gt => ">",
+            OpKind::Gte => ">=",
+            OpKind::Lt => "<",
+            OpKind::Lte => "<=",
+            OpKind::Like if pg => "ILIKE",
+            OpKind::Like => "LIKE",
+            OpKind::NotLike if pg => "NOT ILIKE",
+            OpKind::NotLike => "NOT LIKE",
+        };
+        if c.op.kind == OpKind::Neq {
+            // `!=` treats a missing value as different, not unknown
+            return format!("{lhs} IS DISTINCT FROM {rhs}");
+        }
+        format!("{lhs} {op} {rhs}")
+    }
+
+    fn zero(&self, ty: Ty) -> &'static str {
+        match (ty, self.target.dialect) {
+            (Ty::Number, _) => "0",
+            (Ty::Bool, Dialect::Sqlite) => "0",
+            (Ty::Bool, Dialect::Postgres) => "FALSE",
+            _ => "''",
+        }
+    }
+
+    /// SQL for one side of a comparison; joins it needs are added to `scope`.
+    fn operand(&mut self, o: &TOperand, scope: &mut Scope, shared: SqlTy, pattern: bool) -> String {
+        let ty = bind_ty(o.ty).unwrap_or(shared);
+        let bind = |c: &mut Self, value: BindValue| {
+            let value = if pattern { BindValue::LikePattern(Box::new(value)) } else { value };
+            c.param(value, if pattern { SqlTy::Text } else { ty })
+        };
+        match &o.value {
+            TValue::Literal(Literal::Null) => "NULL".to_owned(),
+            TValue::Literal(lit) => {
+                let lit = match (lit, shared) {
+                    // `views > "3"`: bind the number
+                    (Literal::String(s), SqlTy::Number) if !pattern => {
+                        s.trim().parse().map_or_else(|_| lit.clone(), Literal::Number)
+                    }
+                    _ => lit.clone(),
+                };
+                let value = match (&lit, pattern) {
+                    (Literal::String(s), true) => BindValue::Literal(Literal::String(like_pattern(s))),
+                    _ => BindValue::Literal(lit.clone()),
+                };
+                let ty = match lit {
+                    Literal::Number(_) if !pattern => SqlTy::Number,
+                    Literal::Bool(_) => SqlTy::Bool,
+                    _ => if pattern { SqlTy::Text } else { ty },
+                };
+                self.param(value, ty)
+            }
+            TValue::Auth(field) => bind(self, BindValue::Auth(field.clone())),
+            TValue::Query(name) => bind(self, BindValue::Query(name.clone())),
+            TValue::Header(name) => bind(self, BindValue::Header(name.clone())),
+            TValue::Method => bind(self, BindValue::Method),
+            TValue::Context => bind(self, BindValue::Context),
+            TValue::Macro(m) => bind(self, BindValue::Macro(*m)),
+            TValue::Placeholder(name) => bind(self, BindValue::Placeholder(name.clone())),
+            TValue::Body { field, ty: field_ty, modifier } => match modifier {
+                None => bind(self, BindValue::Body(field.clone())),
+                Some(Modifier::Isset) => self.param(BindValue::BodyIsSet(field.clone()), SqlTy::Bool),
+                Some(Modifier::Length) => self.param(BindValue::BodyLength(field.clone()), SqlTy::Number),
+                Some(Modifier::Lower) => {
+                    let p = bind(self, BindValue::Body(field.clone()));
+                    format!("LOWER({p})")
+                }
+                Some(Modifier::Changed) => {
+                    let set = self.param(BindValue::BodyIsSet(field.clone()), SqlTy::Bool);
+                    let col_ty = bind_ty(crate::check::field_ty(field_ty)).unwrap_or(SqlTy::Text);
+                    let col_ty = if field_ty.is_multiple() { SqlTy::JsonArray } else { col_ty };
+                    let value = self.param(BindValue::Body(field.clone()), col_ty);
+                    let stored = format!("{}.{}", self.target.record, quote(field));
+                    let truthy = match self.target.dialect {
+                        Dialect::Sqlite => format!("{set} = 1"),
+                        Dialect::Postgres => set,
+                    };
+                    format!("({truthy} AND {value} IS DISTINCT FROM {stored})")
+                }
+                Some(Modifier::Each) => {
+                    let items = self.param(BindValue::Body(field.clone()), SqlTy::JsonArray);
+                    let e = self.alias("b");
+                    scope.from.push(self.json_items(&items, &e));
+                    format!("{e}.value")
+                }
+            },
+            TValue::Call { name, args } => {
+                let args: Vec<String> = args.iter().map(|a| self.operand(a, scope, SqlTy::Text, false)).collect();
+                match self.target.dialect {
+                    Dialect::Sqlite => format!("{name}({})", args.join(", ")),
+                    // strftime(format, value): PostgreSQL formats with to_char
+                    Dialect::Postgres => format!(
+                        "to_char(CAST(NULLIF({}, '') AS timestamptz), {})",
+                        args.get(1).map_or("NULL", String::as_str),
+                        args.first().map_or("NULL", String::as_str)
+                    ),
+                }
+            }
+            TValue::Column(col) => {
+                let value = self.column(col, scope);
+                if pattern && self.target.dialect == Dialect::Postgres {
+                    return format!("'%' || {value} || '%'");
+                }
+                value
+            }
+        }
+    }
+
+    fn column(&mut self, col: &ColumnRef, scope: &mut Scope) -> String {
+        let mut at = match &col.root {
+            None => self.target.record.to_owned(),
+            Some(root) => {
+                let a = self.alias("c");
+                scope.from.push(format!("{} AS {a}", quote(&root.collection)));
+                a
+            }
+        };
+        for step in &col.steps {
+            let j = self.alias("j");
+            match step {
+                Step::Forward { field, to, multiple: false, .. } => {
+                    scope.from.push(format!("{} AS {j}", quote(to)));
+                    scope.links.push(format!("{j}.\"id\" = {at}.{}", quote(field)));
+                }
+                Step::Forward { field, to, multiple: true, .. } => {
+                    let e = self.alias("e");
+                    let items = format!("{at}.{}", quote(field));
+                    scope.from.push(self.json_items(&items, &e));
+                    scope.from.push(format!("{} AS {j}", quote(to)));
+                    scope.links.push(format!("{j}.\"id\" = {e}.value"));
+                }
+                Step::Back { to, field, multiple: false, .. } => {
+                    scope.from.push(format!("{} AS {j}", quote(to)));
+                    scope.links.push(format!("{j}.{} = {at}.\"id\"", quote(field)));
+                }
+                Step::Back { to, field, multiple: true, .. } => {
+                    scope.from.push(format!("{} AS {j}", quote(to)));
+                    let link = match self.target.dialect {
+                        Dialect::Sqlite => {
+                            let e = self.alias("e");
+                            format!("EXISTS (SELECT 1 FROM json_each({j}.{}) AS {e} WHERE {e}.value = {at}.\"id\")", quote(field))
+                        }
+                        Dialect::Postgres => format!("{j}.{} @> jsonb_build_array({at}.\"id\")", quote(field)),
+                    };
+                    scope.links.push(link);
+                }
+            }
+            at = j;
+        }
+        let column = format!("{at}.{}", quote(&col.field));
+        let json = matches!(col.field_ty, FieldType::Json) || col.field_ty.is_multiple();
+        match col.modifier {
+            Some(Modifier::Length) => match self.target.dialect {
+                Dialect::Sqlite => format!("json_array_length({column})"),
+                Dialect::Postgres => format!("jsonb_array_length({column})"),
+            },
+            Some(Modifier::Lower) => format!("LOWER({column})"),
+            _ if col.each => {
+                let e = self.alias("e");
+                scope.from.push(self.json_items(&column, &e));
+                format!("{e}.value")
+            }
+            _ if json && self.target.dialect == Dialect::Postgres => format!("{column}::text"),
+            _ => column,
+        }
+    }
+
+    /// A FROM item yielding the items of a JSON array as rows with a `value` column.
+    fn json_items(&self, array: &str, alias: &str) -> String {
+        match self.target.dialect {
+            Dialect::Sqlite => format!("json_each({array}) AS {alias}"),
+            Dialect::Postgres => format!("jsonb_array_elements_text({array}) AS {alias}(value)"),
+        }
+    }
+}
+
+/// PocketBase's `~`: the operand is wrapped in `%…%` unless it already holds a `%`.
+pub fn like_pattern(s: &str) -> String {
+    if s.contains('%') { s.to_owned() } else { format!("%{s}%") }
+}
+
+fn bind_ty(ty: Ty) -> Option<SqlTy> {
+    match ty {
+        Ty::Text | Ty::Date => Some(SqlTy::Text),
+        Ty::Number => Some(SqlTy::Number),
+        Ty::Bool => Some(SqlTy::Bool),
+        Ty::Any | Ty::Null => None,
+    }
+}
+
+impl Fragment {
+    /// The fragment with parameters shown inline, for snapshots and debugging only.
+    pub fn explain(&self) -> String {
+        let mut out = self.sql.clone();
+        for (i, b) in self.binds.iter().enumerate() {
+            let _ = write!(out, "\n  [{}] {:?} as {:?}", i + 1, b.value, b.ty);
+        }
+        out
+    }
+}
