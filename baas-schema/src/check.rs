@@ -872,7 +872,8 @@ fn lint_unindexed(cx: &Context<'_>, expr: &Expr, origin: &Origin, diags: &mut Di
             if indexed.contains(&first.name.as_str()) || reported.contains(&first.name) {
                 continue;
             }
-            if cx.collection.field(&first.name).is_none() {
+            // An index on a JSON array column would not help a list rule.
+            if cx.collection.field(&first.name).is_none_or(|f| f.ty.is_multiple()) {
                 continue;
             }
             reported.push(first.name.clone());
