@@ -1,7 +1,36 @@
 //! The runtime generated backends link against. Generic plumbing only: nothing here knows any
 //! particular schema; generated code hands it the schema IR and the rules it compiled.
+//!
+//! Generated code reaches everything through this crate (`::baas_runtime::…`), including the
+//! few third-party crates it needs, re-exported in [`deps`], so a generated `Cargo.toml`
+//! depends on `baas-runtime` alone.
 
+pub mod app;
+pub mod auth;
+pub mod db;
 pub mod error;
+pub mod expand;
+pub mod http;
+pub mod id;
+pub mod migrate;
+pub mod password;
+pub mod query;
+pub mod records;
+pub mod request;
+pub mod server;
+pub mod time;
+pub mod token;
+pub mod values;
 
+pub use app::{AppState, Backend, CollectionSpec, CompiledRule, HookContext, Migration, Record, RecordHooks, RuleSet};
 pub use baas_schema as schema;
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
+pub use request::{Caller, RequestCx};
+pub use server::run;
+
+/// Crates generated code uses, re-exported so their versions come from the runtime.
+pub mod deps {
+    pub use axum;
+    pub use serde;
+    pub use serde_json;
+}

@@ -4,6 +4,7 @@
 //! into a [`TExpr`] (fields looked up, relation paths turned into join steps, every operand
 //! typed). Client filters go through the same [`check_expr`] at request time.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
@@ -225,6 +226,13 @@ impl<'c> Typer<'c, '_> {
         self.text.get(operand.span.start..operand.span.end).unwrap_or("?")
     }
 
+    /// An operand as written, quoted for a message: `'title'`, but a string literal keeps
+    /// its own quotes (`"false"`, not `'"false"'`).
+    fn shown(&self, operand: &TOperand) -> String {
+        let src = self.src(operand);
+        if src.starts_with(['"', '\'']) { src.to_owned() } else { format!("'{src}'") }
+    }
+
     fn expr(&mut self, expr: &Expr) -> Option<TExpr> {
         match expr {
             Expr::And(a, b) => {
@@ -248,8 +256,8 @@ impl<'c> Typer<'c, '_> {
         for side in [&lhs, &rhs] {
             if side.arity == Arity::Many && !c.op.any && !is_explicit_each(side) {
                 let d = Diagnostic::error(side.span, format!(
-                    "'{}' stands for several values; '{}' would require every one of them to match",
-                    self.src(side), c.op
+                    "{} stands for several values; '{}' would require every one of them to match",
+                    self.shown(side), c.op
                 ))
                 .with_help(format!(
                     "use '?{}' to match when any of them matches{}",
@@ -279,8 +287,8 @@ impl<'c> Typer<'c, '_> {
                 if matches!(side.ty, Number | Bool) {
                     self.diags.push(
                         Diagnostic::error(side.span, format!(
-                            "'{}' is a {}: '{}' only compares text",
-                            self.src(side),
+                            "{} is a {}: '{}' only compares text",
+                            self.shown(side),
                             ty_name(side.ty),
                             op
                         ))
@@ -295,8 +303,8 @@ impl<'c> Typer<'c, '_> {
             for side in [lhs, rhs] {
                 if side.ty == Bool {
                     self.diags.push(Diagnostic::error(side.span, format!(
-                        "'{}' is a boolean: it has no order for '{}'",
-                        self.src(side),
+                        "{} is a boolean: it has no order for '{}'",
+                        self.shown(side),
                         op
                     )));
                     return None;
@@ -323,7 +331,7 @@ impl<'c> Typer<'c, '_> {
             let literal = [lhs, rhs].into_iter().find(|o| matches!(o.value, TValue::Literal(Literal::String(_))));
             if let Some(lit) = literal {
                 self.diags.push(
-                    Diagnostic::error(lit.span, format!("'{}' is not a datetime", self.src(lit)))
+                    Diagnostic::error(lit.span, format!("{} is not a datetime", self.shown(lit)))
                         .with_help("write datetimes as \"2025-01-31\" or \"2025-01-31 10:00:00.000Z\""),
                 );
                 return None;
@@ -331,11 +339,11 @@ impl<'c> Typer<'c, '_> {
             return Some(());
         }
         let mut d = Diagnostic::error(op_span, format!(
-            "cannot compare {} '{}' with {} '{}'",
+            "cannot compare {} {} with {} {}",
             ty_name(a),
-            self.src(lhs),
+            self.shown(lhs),
             ty_name(b),
-            self.src(rhs)
+            self.shown(rhs)
         ));
         let literal_side = [lhs, rhs].into_iter().find(|o| matches!(o.value, TValue::Literal(_)));
         d.help = match (a, b, literal_side.map(|o| &o.value)) {
@@ -346,6 +354,9 @@ impl<'c> Typer<'c, '_> {
                 Some(format!("quote the value to compare text: \"{n}\""))
             }
             (Bool, Number, _) | (Number, Bool, _) => Some("write booleans as true or false".to_owned()),
+            (Number, Text, Some(TValue::Literal(Literal::String(_)))) | (Text, Number, Some(TValue::Literal(Literal::String(_)))) => {
+                Some("compare numbers with numbers: `5`, or a quoted number such as \"5\"".to_owned())
+            }
             _ => None,
         };
         self.diags.push(d);
@@ -371,7 +382,10 @@ impl<'c> Typer<'c, '_> {
                 let args: Vec<_> = args.iter().map(|a| self.operand(a, Op { kind: OpKind::Eq, any: false })).collect();
                 let args: Vec<_> = args.into_iter().collect::<Option<_>>()?;
                 match name.as_str() {
-                    "strftime" if args.len() == 2 => one(TValue::Call { name: name.clone(), args }, Ty::Text),
+                    "strftime" if args.len() == 2 => {
+                        self.strftime_args(&args)?;
+                        one(TValue::Call { name: name.clone(), args }, Ty::Text)
+                    }
                     "strftime" => {
                         self.diags.push(Diagnostic::error(span, "strftime takes 2 arguments: strftime(format, datetime)"));
                         None
@@ -697,6 +711,31 @@ impl<'c> Typer<'c, '_> {
         })
     }
 
+    /// `strftime(format, value)` must print the same on SQLite and PostgreSQL: the format is a
+    /// quoted string (PostgreSQL gets it translated for `to_char`) using only the conversions
+    /// both engines have, and the value is one value.
+    fn strftime_args(&mut self, args: &[TOperand]) -> Option<()> {
+        let TValue::Literal(Literal::String(format)) = &args[0].value else {
+            self.diags.push(
+                Diagnostic::error(args[0].span, "the format of strftime() must be a quoted string")
+                    .with_help("e.g. strftime(\"%Y-%m\", created)"),
+            );
+            return None;
+        };
+        if let Some(bad) = unportable_strftime(format) {
+            self.diags.push(
+                Diagnostic::error(args[0].span, format!("strftime() does not support '%{bad}' in baas"))
+                    .with_help(format!("use {}: they print the same on SQLite and PostgreSQL", STRFTIME.map(|(c, _)| format!("%{c}")).join(" "))),
+            );
+            return None;
+        }
+        if args[1].arity == Arity::Many {
+            self.diags.push(Diagnostic::error(args[1].span, format!("{} stands for several values; strftime() takes one", self.shown(&args[1]))));
+            return None;
+        }
+        Some(())
+    }
+
     fn no_modifier(&mut self, path: &Path, allowed: &[Modifier]) -> Option<()> {
         match path.modifier {
             Some((m, span)) if !allowed.contains(&m) => {
@@ -712,6 +751,27 @@ impl<'c> Typer<'c, '_> {
         d.help = did_you_mean(&name.name, self.cx.schema.collections.iter().map(|c| c.name.as_str()));
         self.diags.push(d);
     }
+}
+
+/// The strftime conversions baas supports, with the `to_char` pattern PostgreSQL prints the
+/// same with (`%f` is seconds with milliseconds, `SS.SSS`).
+pub const STRFTIME: [(char, &str); 9] =
+    [('Y', "YYYY"), ('m', "MM"), ('d', "DD"), ('H', "HH24"), ('M', "MI"), ('S', "SS"), ('f', "SS.MS"), ('j', "DDD"), ('%', "%")];
+
+/// The first conversion of a strftime format that baas does not support, if any (a lone `%`
+/// at the end is reported as `%`).
+fn unportable_strftime(format: &str) -> Option<char> {
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.next() {
+                Some(spec) if STRFTIME.iter().any(|(s, _)| *s == spec) => {}
+                Some(spec) => return Some(spec),
+                None => return Some('%'),
+            }
+        }
+    }
+    None
 }
 
 fn is_explicit_each(operand: &TOperand) -> bool {
@@ -777,7 +837,8 @@ fn lint_rule(cx: &Context<'_>, text: &str, texpr: &TExpr, origin: &Origin, diags
     if action == Action::Update {
         lint_owner_reassign(cx, &expr, origin, diags);
     }
-    if action == Action::List {
+    // a view cannot have indexes: advising one would be advice that fails the check
+    if action == Action::List && !cx.collection.is_view() {
         lint_unindexed(cx, &expr, origin, diags);
     }
 }
@@ -797,16 +858,30 @@ fn constant(texpr: &TExpr) -> Option<bool> {
             _ => None,
         },
         TExpr::Compare(c) => {
-            let same = match (&c.lhs.value, &c.rhs.value) {
-                (TValue::Literal(a), TValue::Literal(b)) => Some(literal_eq(a, b)?),
-                (TValue::Column(a), TValue::Column(b)) if a == b && c.lhs.arity == Arity::One => Some(true),
-                _ => None,
-            }?;
-            match (c.op.kind, same) {
-                (OpKind::Eq | OpKind::Gte | OpKind::Lte, s) => Some(s),
-                (OpKind::Neq, s) => Some(!s),
-                (OpKind::Gt | OpKind::Lt, true) => Some(false),
-                _ => None,
+            // Whether both sides are equal, and their order when it is certain on both engines
+            // (text order depends on the database's collation, so only numbers are ordered).
+            let (same, order) = match (&c.lhs.value, &c.rhs.value) {
+                (TValue::Literal(Literal::Number(x)), TValue::Literal(Literal::Number(y))) => (x == y, x.partial_cmp(y)),
+                (TValue::Literal(a), TValue::Literal(b)) => {
+                    let same = literal_eq(a, b)?;
+                    (same, same.then_some(Ordering::Equal))
+                }
+                // a column of the record itself: always there, never NULL
+                (TValue::Column(a), TValue::Column(b))
+                    if a == b && c.lhs.arity == Arity::One && a.root.is_none() && a.steps.is_empty() =>
+                {
+                    (true, Some(Ordering::Equal))
+                }
+                _ => return None,
+            };
+            match c.op.kind {
+                OpKind::Eq => Some(same),
+                OpKind::Neq => Some(!same),
+                OpKind::Gt => order.map(|o| o == Ordering::Greater),
+                OpKind::Gte => order.map(|o| o != Ordering::Less),
+                OpKind::Lt => order.map(|o| o == Ordering::Less),
+                OpKind::Lte => order.map(|o| o != Ordering::Greater),
+                OpKind::Like | OpKind::NotLike => None,
             }
         }
     }

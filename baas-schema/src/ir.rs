@@ -400,6 +400,23 @@ pub mod system {
         Field::new(UPDATED, FieldType::Autodate { on_create: true, on_update: true }).system()
     }
 
+    /// The built-in auth collection of superusers: no rules (superusers only), no extra fields.
+    pub fn superusers() -> super::Collection {
+        let mut fields = vec![id()];
+        fields.extend(auth_fields());
+        fields.extend([created(), updated()]);
+        super::Collection {
+            name: SUPERUSERS.into(),
+            id: SUPERUSERS_ID.into(),
+            kind: super::CollectionKind::Auth,
+            fields,
+            indexes: Vec::new(),
+            rules: super::Rules::default(),
+            renamed_from: None,
+            span: crate::source::Span::default(),
+        }
+    }
+
     /// `password`, `tokenKey`, `email`, `emailVisibility`, `verified`.
     pub fn auth_fields() -> Vec<Field> {
         let mut password = Field::new(PASSWORD, FieldType::Password);

@@ -230,6 +230,10 @@ impl Compiler<'_> {
             // `!=` treats a missing value as different, not unknown
             return format!("{lhs} IS DISTINCT FROM {rhs}");
         }
+        if c.op.kind.is_like() {
+            // the same escape character on both engines (PostgreSQL's default, SQLite has none)
+            return format!("{lhs} {op} {rhs} ESCAPE '\\'");
+        }
         format!("{lhs} {op} {rhs}")
     }
 
@@ -304,29 +308,47 @@ impl Compiler<'_> {
                     format!("{e}.value")
                 }
             },
-            TValue::Call { name, args } => {
-                let args: Vec<String> = args.iter().map(|a| self.operand(a, scope, SqlTy::Text, false)).collect();
-                match self.target.dialect {
-                    Dialect::Sqlite => format!("{name}({})", args.join(", ")),
-                    // strftime(format, value): PostgreSQL formats with to_char
-                    Dialect::Postgres => format!(
-                        "to_char(CAST(NULLIF({}, '') AS timestamptz), {})",
-                        args.get(1).map_or("NULL", String::as_str),
-                        args.first().map_or("NULL", String::as_str)
-                    ),
+            TValue::Call { name, args } => match self.target.dialect {
+                Dialect::Sqlite => {
+                    let args: Vec<String> = args.iter().map(|a| self.operand(a, scope, SqlTy::Text, false)).collect();
+                    format!("{name}({})", args.join(", "))
                 }
-            }
+                // strftime(format, value): PostgreSQL prints with to_char, the format translated
+                // (the checker lets through only quoted formats both engines print alike). The
+                // stored text is UTC: read as a timestamp without time zone, it prints as is,
+                // whatever the session's time zone. Text that is no datetime gives NULL, as on
+                // SQLite, rather than failing the query.
+                Dialect::Postgres => {
+                    let format = match args.first().map(|a| &a.value) {
+                        Some(TValue::Literal(Literal::String(f))) => {
+                            self.param(BindValue::Literal(Literal::String(to_char_format(f))), SqlTy::Text)
+                        }
+                        Some(_) => self.operand(&args[0], scope, SqlTy::Text, false),
+                        None => "NULL".to_owned(),
+                    };
+                    let value = match args.get(1) {
+                        Some(a) => self.operand(a, scope, SqlTy::Text, false),
+                        None => "NULL".to_owned(),
+                    };
+                    format!(
+                        "(CASE WHEN {value} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}' THEN to_char(CAST({value} AS timestamp), {format}) END)"
+                    )
+                }
+            },
             TValue::Column(col) => {
-                let value = self.column(col, scope);
-                if pattern && self.target.dialect == Dialect::Postgres {
-                    return format!("'%' || {value} || '%'");
+                let value = self.column(col, scope, if pattern { SqlTy::Text } else { ty });
+                if pattern {
+                    // `title ~ body`: contains, on both engines
+                    return format!("('%' || {value} || '%')");
                 }
                 value
             }
         }
     }
 
-    fn column(&mut self, col: &ColumnRef, scope: &mut Scope) -> String {
+    /// SQL for a column; `want` is the type it is compared as (it decides how a JSON value is
+    /// read).
+    fn column(&mut self, col: &ColumnRef, scope: &mut Scope, want: SqlTy) -> String {
         let mut at = match &col.root {
             None => self.target.record.to_owned(),
             Some(root) => {
@@ -368,20 +390,49 @@ impl Compiler<'_> {
             at = j;
         }
         let column = format!("{at}.{}", quote(&col.field));
-        let json = matches!(col.field_ty, FieldType::Json) || col.field_ty.is_multiple();
         match col.modifier {
             Some(Modifier::Length) => match self.target.dialect {
                 Dialect::Sqlite => format!("json_array_length({column})"),
                 Dialect::Postgres => format!("jsonb_array_length({column})"),
             },
+            Some(Modifier::Lower) if col.field_ty == FieldType::Json => {
+                format!("LOWER({})", self.json_value(&column, SqlTy::Text))
+            }
             Some(Modifier::Lower) => format!("LOWER({column})"),
             _ if col.each => {
                 let e = self.alias("e");
                 scope.from.push(self.json_items(&column, &e));
                 format!("{e}.value")
             }
-            _ if json && self.target.dialect == Dialect::Postgres => format!("{column}::text"),
+            _ if col.field_ty == FieldType::Json => self.json_value(&column, want),
+            // a multi-valued field without `:each` is its JSON text (`tags ~ "tech"`)
+            _ if col.field_ty.is_multiple() && self.target.dialect == Dialect::Postgres => format!("{column}::text"),
             _ => column,
+        }
+    }
+
+    /// The value a JSON field holds, read as `want`: `extra = 5` matches the JSON number 5,
+    /// `extra = "x"` the JSON string "x", `extra = true` the JSON true, and a value of another
+    /// JSON type matches nothing rather than failing the query. `to_jsonb` lets the same SQL
+    /// read the computed columns of views, which are typed JSON whatever their SQL type.
+    fn json_value(&self, column: &str, want: SqlTy) -> String {
+        match (self.target.dialect, want) {
+            (Dialect::Sqlite, SqlTy::Number) => format!(
+                "(CASE WHEN json_valid({column}) THEN (CASE json_type({column}) WHEN 'integer' THEN json_extract({column}, '$') WHEN 'real' THEN json_extract({column}, '$') END) END)"
+            ),
+            (Dialect::Sqlite, SqlTy::Bool) => format!(
+                "(CASE WHEN json_valid({column}) THEN (CASE json_type({column}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END) END)"
+            ),
+            (Dialect::Sqlite, _) => {
+                format!("(CASE WHEN json_valid({column}) THEN CAST(json_extract({column}, '$') AS TEXT) ELSE {column} END)")
+            }
+            (Dialect::Postgres, SqlTy::Number) => format!(
+                "(CASE WHEN jsonb_typeof(to_jsonb({column})) = 'number' THEN (to_jsonb({column}) #>> '{{}}')::float8 END)"
+            ),
+            (Dialect::Postgres, SqlTy::Bool) => format!(
+                "(CASE WHEN jsonb_typeof(to_jsonb({column})) = 'boolean' THEN (to_jsonb({column}) #>> '{{}}')::boolean END)"
+            ),
+            (Dialect::Postgres, _) => format!("(to_jsonb({column}) #>> '{{}}')"),
         }
     }
 
@@ -394,9 +445,69 @@ impl Compiler<'_> {
     }
 }
 
-/// PocketBase's `~`: the operand is wrapped in `%…%` unless it already holds a `%`.
+/// PocketBase's `~`: the operand is wrapped in `%…%` unless it already holds a `%` of its own
+/// (one not escaped with `\`). When it is wrapped, it means itself: `_`, `%` and `\` are
+/// escaped for `LIKE … ESCAPE '\'`, so `"a_b"` does not match `axb`.
 pub fn like_pattern(s: &str) -> String {
-    if s.contains('%') { s.to_owned() } else { format!("%{s}%") }
+    let mut chars = s.chars().peekable();
+    let mut pattern_percent = false;
+    let mut prev = None;
+    for c in s.chars() {
+        pattern_percent |= c == '%' && prev != Some('\\');
+        prev = Some(c);
+    }
+    if pattern_percent {
+        return s.to_owned();
+    }
+    let mut out = String::from("%");
+    while let Some(c) = chars.next() {
+        match c {
+            // already escaped: keep the pair
+            '\\' if chars.peek().is_some_and(|n| matches!(n, '\\' | '%' | '_')) => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            '\\' | '%' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push('%');
+    out
+}
+
+/// A strftime format as a `to_char` pattern: conversions translated ([`crate::check::STRFTIME`]),
+/// everything else quoted so that `to_char` prints it as is.
+pub fn to_char_format(format: &str) -> String {
+    let mut out = String::new();
+    let mut literal = String::new();
+    let flush = |out: &mut String, literal: &mut String| {
+        if !literal.is_empty() {
+            out.push('"');
+            out.push_str(&literal.replace('\\', "\\\\").replace('"', "\\\""));
+            out.push('"');
+            literal.clear();
+        }
+    };
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        let spec = if c == '%' { chars.next() } else { None };
+        match spec.and_then(|s| crate::check::STRFTIME.iter().find(|(c, _)| *c == s)) {
+            Some(('%', _)) => literal.push('%'),
+            Some((_, pattern)) => {
+                flush(&mut out, &mut literal);
+                out.push_str(pattern);
+            }
+            None => {
+                literal.push(c);
+                literal.extend(spec);
+            }
+        }
+    }
+    flush(&mut out, &mut literal);
+    out
 }
 
 fn bind_ty(ty: Ty) -> Option<SqlTy> {

@@ -1,7 +1,7 @@
 //! The `baas` command line: check a schema, generate a backend, run it in development.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use baas::schema::{SourceFile, ir::CollectionKind};
@@ -24,6 +24,49 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Generate the backend crate for a schema (or, with --check, verify it is up to date).
+    Generate {
+        #[command(flatten)]
+        args: GenerateArgs,
+        /// Change nothing; exit 1 when a generated file is missing or stale (for CI).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Generate, build and run the backend on SQLite, for development.
+    Dev {
+        /// The schema file (YAML).
+        schema: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        http: String,
+        /// Database URL.
+        #[arg(long, default_value = "sqlite://.baas/dev/data.db")]
+        db: String,
+        /// Working folder for the generated crate [default: .baas/dev/<name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Build without optimisations (faster builds, slower server).
+        #[arg(long)]
+        debug: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// The schema file (YAML).
+    schema: PathBuf,
+    /// The crate's folder; created if missing.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// The crate's package name [default: the schema file's stem + "-backend"].
+    #[arg(long)]
+    name: Option<String>,
+    /// Where the generated crate finds baas-runtime: a path (default: this workspace's).
+    #[arg(long)]
+    runtime_path: Option<PathBuf>,
+    /// Depend on this published version of baas-runtime instead of a path.
+    #[arg(long, conflicts_with = "runtime_path")]
+    runtime_version: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -36,6 +79,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { schema, format } => check(&schema, format),
+        Command::Generate { args, check } => generate(&args, check),
+        Command::Dev { schema, http, db, out, debug } => dev(&schema, &http, &db, out, debug),
     }
 }
 
@@ -102,4 +147,116 @@ fn check(path: &PathBuf, format: Format) -> ExitCode {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// Loads and checks a schema, printing diagnostics; `None` when it has errors.
+fn load(path: &PathBuf) -> Result<(SourceFile, baas::schema::CheckedSchema), ExitCode> {
+    let file = read(path)?;
+    let (checked, diags) = baas::schema::load_yaml(&file);
+    for d in diags.clone().into_sorted() {
+        eprintln!("{}", d.render(&file));
+    }
+    match checked {
+        Some(checked) => Ok((file, checked)),
+        None => {
+            eprintln!("{}: {} error(s); nothing generated", file.name(), diags.error_count());
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn options(args: &GenerateArgs, file: &SourceFile) -> baas::codegen::Options {
+    let stem = args.schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
+    let runtime = match (&args.runtime_version, &args.runtime_path) {
+        (Some(v), _) => format!("\"{v}\""),
+        (None, Some(p)) => format!("{{ path = \"{}\" }}", absolute(p).display()),
+        (None, None) => format!("{{ path = \"{}\" }}", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display()),
+    };
+    baas::codegen::Options {
+        name: args.name.clone().unwrap_or_else(|| format!("{stem}-backend")),
+        source: file.name().to_owned(),
+        runtime,
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
+    let (file, checked) = match load(&args.schema) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let files = baas::codegen::generate(&checked, &options(args, &file));
+    if check_only {
+        let stale = baas::codegen::stale(&args.out, &files);
+        if stale.is_empty() {
+            println!("{}: generated files are up to date", args.out.display());
+            return ExitCode::SUCCESS;
+        }
+        for path in &stale {
+            eprintln!("stale: {}", args.out.join(path).display());
+        }
+        eprintln!("{} generated file(s) differ from {}; run `baas generate {} --out {}`",
+            stale.len(), file.name(), args.schema.display(), args.out.display());
+        return ExitCode::FAILURE;
+    }
+    match baas::codegen::write(&args.out, &files) {
+        Ok(report) => {
+            for path in &report.written {
+                println!("wrote {}", args.out.join(path).display());
+            }
+            println!(
+                "{}: {} written, {} unchanged, {} of yours kept",
+                args.out.display(),
+                report.written.len(),
+                report.unchanged.len(),
+                report.kept.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", args.out.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dev(schema: &PathBuf, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -> ExitCode {
+    let stem = schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
+    let out = out.unwrap_or_else(|| PathBuf::from(".baas/dev").join(&stem));
+    let args = GenerateArgs { schema: schema.clone(), out: out.clone(), name: None, runtime_path: None, runtime_version: None };
+    let code = generate(&args, false);
+    if code != ExitCode::SUCCESS {
+        return code;
+    }
+    eprintln!("building {} ({}) — cargo shows its progress below", out.display(), if debug { "debug" } else { "release" });
+    let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.arg("build").arg("--manifest-path").arg(out.join("Cargo.toml"));
+    if !debug {
+        build.arg("--release");
+    }
+    match build.status() {
+        Ok(s) if s.success() => {}
+        Ok(_) => {
+            eprintln!("error: the generated crate did not build");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: cannot run cargo: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| out.join("target"));
+    let bin = target.join(if debug { "debug" } else { "release" }).join(format!("{stem}-backend"));
+    eprintln!("starting {} — stop with Ctrl-C", bin.display());
+    match std::process::Command::new(&bin).args(["serve", "--http", http, "--db", db]).status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: cannot start {}: {e}", bin.display());
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -11,7 +11,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Location;
+use sqlparser::tokenizer::{Location, Span as SqlSpan};
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::{Collection, Field, FieldType, Origin, Schema, system};
@@ -19,9 +19,13 @@ use crate::source::Span;
 
 /// Checks the query of view `view` and returns the fields it produces.
 pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, diags: &mut Diagnostics) -> Vec<Field> {
-    let at = |loc: Location| -> Span {
-        let offset = offset_of(query, loc);
-        origin.map_span(Span::new(offset, offset + 1))
+    // The place of a piece of the query in the file: all of it when sqlparser knows where it
+    // ends, its first character otherwise.
+    let at = |span: SqlSpan| -> Span {
+        let start = offset_of(query, span.start);
+        let end = if span.end > span.start { offset_of(query, span.end) } else { start };
+        let end = if end > start { end } else { query.get(start..).and_then(|r| r.chars().next()).map_or(start, |c| start + c.len_utf8()) };
+        origin.map_span(Span::new(start, end))
     };
     let whole = origin.map_span(Span::new(0, query.len()));
     let dialects: [(&str, &dyn Dialect); 2] = [("SQLite", &SQLiteDialect {}), ("PostgreSQL", &PostgreSqlDialect {})];
@@ -59,6 +63,15 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
         factors.extend(from.joins.iter().map(|j| &j.relation));
     }
     let mut ok = true;
+    // Where the FROM items name their tables: each is reported once, below, not again by the
+    // walk over every table name of the query.
+    let from_places: Vec<Location> = factors
+        .iter()
+        .filter_map(|f| match f {
+            TableFactor::Table { name, .. } => Some(last_ident(name).span.start),
+            _ => None,
+        })
+        .collect();
     for factor in factors {
         let TableFactor::Table { name, alias, .. } = factor else {
             diags.push(Diagnostic::error(whole, "views select from collections only (no subqueries in FROM)"));
@@ -74,7 +87,11 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
     }
     // Tables named elsewhere (subqueries in WHERE, …) must exist too.
     let _ = visit_relations(&statements, |name| {
-        if lookup_name(schema, name).is_none() && !tables.contains_key(&last_ident(name).value) {
+        let ident = last_ident(name);
+        if lookup_name(schema, name).is_none()
+            && !tables.contains_key(&ident.value)
+            && !from_places.contains(&ident.span.start)
+        {
             ok &= lookup_table(schema, name, &at, diags).is_some();
         }
         ControlFlow::<()>::Continue(())
@@ -99,7 +116,7 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
                 if !found {
                     let names: Vec<&str> =
                         tables.values().flat_map(|c| c.fields.iter().map(|f| f.name.as_str())).collect();
-                    let mut d = Diagnostic::error(at(ident.span.start), format!("unknown column '{}' in view '{}'", ident.value, view.name));
+                    let mut d = Diagnostic::error(at(ident.span), format!("unknown column '{}' in view '{}'", ident.value, view.name));
                     d.help = did_you_mean(&ident.value, names);
                     diags.push(d);
                 }
@@ -108,13 +125,13 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
                 let (table, column) = (&parts[0], &parts[1]);
                 match tables.get(&table.value) {
                     None => {
-                        let mut d = Diagnostic::error(at(table.span.start), format!("'{}' is not a table of this query", table.value));
+                        let mut d = Diagnostic::error(at(table.span), format!("'{}' is not a table of this query", table.value));
                         d.help = did_you_mean(&table.value, tables.keys().map(String::as_str));
                         diags.push(d);
                     }
                     Some(c) if c.field(&column.value).is_none() => {
                         let mut d = Diagnostic::error(
-                            at(column.span.start),
+                            at(column.span),
                             format!("unknown column '{}' in collection '{}'", column.value, c.name),
                         );
                         d.help = did_you_mean(&column.value, c.fields.iter().map(|f| f.name.as_str()));
@@ -150,7 +167,7 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
             }
         };
         if fields.iter().any(|f: &Field| f.name == name.value) {
-            diags.push(Diagnostic::error(at(name.span.start), format!("view '{}' has two columns named '{}'", view.name, name.value)));
+            diags.push(Diagnostic::error(at(name.span), format!("view '{}' has two columns named '{}'", view.name, name.value)));
             continue;
         }
         let ty = source_field(&tables, expr).map_or_else(|| computed_type(expr), |f| f.ty.clone());
@@ -208,14 +225,14 @@ fn lookup_name<'s>(schema: &'s Schema, name: &ObjectName) -> Option<&'s Collecti
 fn lookup_table<'s>(
     schema: &'s Schema,
     name: &ObjectName,
-    at: &impl Fn(Location) -> Span,
+    at: &impl Fn(SqlSpan) -> Span,
     diags: &mut Diagnostics,
 ) -> Option<&'s Collection> {
     let ident = last_ident(name);
     if let Some(c) = lookup_name(schema, name).filter(|c| !c.is_view()) {
         return Some(c);
     }
-    let mut d = Diagnostic::error(at(ident.span.start), format!("unknown collection '{}' in view query", ident.value));
+    let mut d = Diagnostic::error(at(ident.span), format!("unknown collection '{}' in view query", ident.value));
     d.help = did_you_mean(&ident.value, schema.collections.iter().filter(|c| !c.is_view()).map(|c| c.name.as_str()));
     diags.push(d);
     None

@@ -15,15 +15,32 @@ use node::{Node, NodeKind, Plain};
 /// Reads a schema from YAML. The schema is returned whenever the file had a usable shape,
 /// even with errors, so later passes can report more problems in the same run.
 pub fn load(file: &SourceFile, diags: &mut Diagnostics) -> Option<Schema> {
-    let root = match node::parse(file) {
+    let mut root = match node::parse(file) {
         Ok(root) => root,
         Err(d) => {
             diags.push(d);
             return None;
         }
     };
+    trim_spans(&mut root, file.text());
     let mut cx = Loader { file, diags };
     Some(cx.schema(&root))
+}
+
+/// The parser's spans of some nodes in flow collections (`{ required: "yes" }`) run on over
+/// the blank that follows them; a caret should cover the value only.
+fn trim_spans(node: &mut Node, text: &str) {
+    if let Some(covered) = text.get(node.span.start..node.span.end) {
+        node.span.end = node.span.start + covered.trim_end().len();
+    }
+    match &mut node.kind {
+        NodeKind::Seq(items) => items.iter_mut().for_each(|n| trim_spans(n, text)),
+        NodeKind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            trim_spans(k, text);
+            trim_spans(v, text);
+        }),
+        NodeKind::Scalar { .. } => {}
+    }
 }
 
 struct Loader<'d> {
@@ -159,9 +176,9 @@ impl Loader<'_> {
         }
         match (&mut collection.kind, query) {
             (CollectionKind::View { query, query_origin }, Some(node)) => {
-                if let (Some(q), NodeKind::Scalar { origin, .. }) = (self.string(node, "query"), &node.kind) {
+                if let (Some(q), NodeKind::Scalar { .. }) = (self.string(node, "query"), &node.kind) {
                     *query = q.to_owned();
-                    *query_origin = origin.clone();
+                    *query_origin = scalar_origin(self.file.text(), node);
                 }
             }
             (CollectionKind::View { .. }, None) => self.diags.push(
@@ -450,11 +467,11 @@ impl Loader<'_> {
             *rules.get_mut(action) = match (&value.kind, value.plain()) {
                 // `~`/`null`: superusers only, the same as leaving the rule out.
                 (_, Some(Plain::Null)) if !matches!(&value.kind, NodeKind::Scalar { quoted: true, .. }) => None,
-                (NodeKind::Scalar { value: text, origin, quoted: true }, _) => {
-                    Some(Rule { expr: text.clone(), origin: origin.clone() })
+                (NodeKind::Scalar { value: text, quoted: true, .. }, _) => {
+                    Some(Rule { expr: text.clone(), origin: scalar_origin(self.file.text(), value) })
                 }
-                (NodeKind::Scalar { value: text, origin, .. }, Some(Plain::Str(_))) => {
-                    Some(Rule { expr: text.clone(), origin: origin.clone() })
+                (NodeKind::Scalar { value: text, .. }, Some(Plain::Str(_))) => {
+                    Some(Rule { expr: text.clone(), origin: scalar_origin(self.file.text(), value) })
                 }
                 _ => {
                     self.diags.push(
@@ -600,7 +617,9 @@ impl Loader<'_> {
     fn pattern(&mut self, node: &Node) -> Option<String> {
         let pattern = self.string(node, "pattern")?;
         if let Err(e) = regex::Regex::new(pattern) {
-            let first = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+            // regex's message ends with a line `error: <what is wrong>`
+            let last = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+            let first = last.strip_prefix("error:").map_or(last.as_str(), str::trim).to_owned();
             self.diags.push(Diagnostic::error(node.span, format!("invalid pattern: {first}")));
             return None;
         }
@@ -622,6 +641,56 @@ impl Loader<'_> {
         }
         parsed
     }
+}
+
+/// Where the text of a scalar sits in `text`, the whole file. The node's own origin is kept
+/// when it maps every character to itself (or to the escape that produced it). Two cases are
+/// repaired here: an empty quoted string has no character to anchor, so it maps to just inside
+/// its opening quote rather than to the start of the file; and a scalar written over several
+/// lines (plain, folded `>`, or quoted) is decoded with its line breaks folded, so its
+/// characters are aligned with the file again, skipping the indentation the parser dropped.
+fn scalar_origin(text: &str, node: &Node) -> Origin {
+    let NodeKind::Scalar { value, origin, quoted } = &node.kind else { return Origin::verbatim(node.span.start) };
+    let raw = text.get(node.span.start..node.span.end).unwrap_or("");
+    let skip = usize::from(raw.starts_with(['"', '\'']));
+    if origin.anchors.is_empty() {
+        return Origin::verbatim(node.span.start + usize::from(*quoted).min(skip));
+    }
+    let char_at = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
+    let escape_or_same = |c: char, at: usize| char_at(at).is_some_and(|f| f == c || f == '\\');
+    if value.char_indices().all(|(i, c)| escape_or_same(c, origin.map(i))) {
+        return origin.clone();
+    }
+    align(value, &raw[skip..], node.span.start + skip).unwrap_or_else(|| origin.clone())
+}
+
+/// Anchors each character of `value` to the same character of `raw` (which starts at file
+/// offset `base`), where whitespace in `value` may stand for any whitespace in `raw` and
+/// extra whitespace in `raw` (indentation, line breaks) is skipped. `None` when the two
+/// differ otherwise (escapes), so the caller keeps what it had.
+fn align(value: &str, raw: &str, base: usize) -> Option<Origin> {
+    let mut anchors = Vec::new();
+    let mut rest = raw.char_indices();
+    for (vi, vc) in value.char_indices() {
+        loop {
+            let Some((ri, rc)) = rest.next() else {
+                // a block scalar's final line break lies past its span
+                if vc.is_whitespace() {
+                    anchors.push((vi, base + raw.len()));
+                    break;
+                }
+                return None;
+            };
+            if rc == vc || (vc.is_whitespace() && rc.is_whitespace()) {
+                anchors.push((vi, base + ri));
+                break;
+            }
+            if !rc.is_whitespace() {
+                return None;
+            }
+        }
+    }
+    Some(Origin { anchors })
 }
 
 /// The span of the key `key` in the mapping `node`.

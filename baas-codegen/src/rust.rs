@@ -1,0 +1,423 @@
+//! Rust emission: `quote!` per concept, formatted with prettyplease. Nothing here assembles
+//! Rust from strings; a malformed token stream fails inside the generator, not in the user's
+//! build.
+
+use baas_schema::CheckedSchema;
+use baas_schema::check::TExpr;
+use baas_schema::expr::ast::Literal;
+use baas_schema::ir::{Action, Collection, Field, FieldType};
+use baas_schema::sql::{self, Bind, BindValue, Dialect, Fragment, SqlTy, Target};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::names::{field_ident, hooks_trait, module_ident, record_type};
+
+/// Formats a token stream as a file, with `header` lines (comments) on top.
+pub fn file(header: &str, tokens: TokenStream) -> String {
+    let parsed: syn::File = match syn::parse2(tokens.clone()) {
+        Ok(file) => file,
+        Err(e) => panic!("baas generated invalid Rust ({e}); this is a bug in baas:\n{tokens}"),
+    };
+    format!("{header}{}", prettyplease::unparse(&parsed))
+}
+
+/// `src/generated/mod.rs`: modules, embedded schema and migrations, `backend()`.
+pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStream {
+    let collections = &schema.schema.collections;
+    let mods = collections.iter().map(|c| {
+        let m = module_ident(&c.name);
+        let doc = format!("The `{}` collection.", c.name);
+        quote! { #[doc = #doc] pub mod #m; }
+    });
+    let bounds: Vec<TokenStream> = collections
+        .iter()
+        .map(|c| {
+            let (m, t) = (module_ident(&c.name), hooks_trait(&c.name));
+            quote! { #m::#t }
+        })
+        .collect();
+    let specs = collections.iter().map(|c| {
+        let m = module_ident(&c.name);
+        quote! {
+            ::baas_runtime::CollectionSpec {
+                name: #m::NAME,
+                rules: #m::rules(),
+                hooks: ::std::sync::Arc::new(#m::Adapter(hooks.clone())),
+            }
+        }
+    });
+    let routes = collections.iter().map(|c| {
+        let m = module_ident(&c.name);
+        quote! { .merge(#m::routes()) }
+    });
+    let migration_list = |dialect: &str| {
+        let items = migrations.iter().map(|name| {
+            let path = format!("../../migrations/{dialect}/{name}");
+            quote! { ::baas_runtime::Migration { name: #name, sql: include_str!(#path) } }
+        });
+        quote! { &[#(#items),*] }
+    };
+    let (sqlite, postgres) = (migration_list("sqlite"), migration_list("postgres"));
+    quote! {
+        #(#mods)*
+
+        /// The schema these modules were generated from, as the runtime reads it.
+        pub const SCHEMA_JSON: &str = include_str!("schema.json");
+
+        /// Migrations for SQLite, in order.
+        pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = #sqlite;
+
+        /// Migrations for PostgreSQL, in order.
+        pub static POSTGRES_MIGRATIONS: &[::baas_runtime::Migration] = #postgres;
+
+        /// Every collection's hooks; implemented by your `Hooks` type in `src/hooks.rs`.
+        pub trait Hooks: #(#bounds)+* {}
+
+        impl<T: #(#bounds)+*> Hooks for T {}
+
+        /// The backend: schema, rules, hooks, migrations and the generated routes.
+        pub fn backend<H: Hooks>(hooks: H) -> ::baas_runtime::Backend {
+            let hooks = ::std::sync::Arc::new(hooks);
+            ::baas_runtime::Backend {
+                schema_json: SCHEMA_JSON,
+                collections: vec![#(#specs),*],
+                sqlite_migrations: SQLITE_MIGRATIONS,
+                postgres_migrations: POSTGRES_MIGRATIONS,
+                routes: ::baas_runtime::deps::axum::Router::new() #(#routes)*,
+            }
+        }
+    }
+}
+
+/// `src/generated/<collection>.rs`: the record type, hooks trait, compiled rules, handlers.
+pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream {
+    let name = &c.name;
+    let id = &c.id;
+    let ty = record_type(name);
+    let hooks = hooks_trait(name);
+    let record_doc = format!("A record of `{name}`, as hooks see it.");
+    let fields = c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden).map(struct_field);
+    let rules = rule_set(schema, c);
+    let mut rules_doc = String::from("The access rules, compiled to SQL when this file was generated:\n");
+    for action in Action::ALL {
+        let text = match c.rules.get(action) {
+            None => "superusers only".to_owned(),
+            Some(r) if r.is_public() => "everyone".to_owned(),
+            Some(r) => format!("`{}`", r.expr),
+        };
+        rules_doc.push_str(&format!("\n- {}: {text}", action.name()));
+    }
+    let var = match heck::ToSnakeCase::to_snake_case(ty.to_string().as_str()).as_str() {
+        taken @ ("old" | "cx" | "record" | "typed") => format_ident!("{taken}_record"),
+        snake => field_ident(snake),
+    };
+    let hooks_doc = format!(
+        "Hooks of `{name}`. Every method has a default that does nothing; override what you need in `src/hooks.rs`."
+    );
+    let list_path = format!("/api/collections/{name}/records");
+    let one_path = format!("/api/collections/{name}/records/{{id}}");
+    let list_path_id = format!("/api/collections/{id}/records");
+    let one_path_id = format!("/api/collections/{id}/records/{{id}}");
+    let list_doc = format!("`GET /api/collections/{name}/records`: list and search.");
+    let view_doc = format!("`GET /api/collections/{name}/records/{{id}}`: one record.");
+    let create_doc = format!("`POST /api/collections/{name}/records`: create.");
+    let update_doc = format!("`PATCH /api/collections/{name}/records/{{id}}`: update.");
+    let delete_doc = format!("`DELETE /api/collections/{name}/records/{{id}}`: delete.");
+    quote! {
+        use ::std::sync::Arc;
+
+        use ::baas_runtime::deps::axum::extract::{Path, State};
+        use ::baas_runtime::deps::axum::http::StatusCode;
+        use ::baas_runtime::deps::axum::routing::get;
+        use ::baas_runtime::deps::axum::{Json, Router};
+        use ::baas_runtime::deps::serde_json::Value;
+        use ::baas_runtime::{ApiError, ApiResult, AppState, HookContext, Record, RequestCx, records};
+
+        /// The collection's name.
+        pub const NAME: &str = #name;
+        /// The collection's wire id (`collectionId`).
+        pub const ID: &str = #id;
+
+        #[doc = #record_doc]
+        #[derive(Clone, Debug, Default, PartialEq, ::baas_runtime::deps::serde::Serialize, ::baas_runtime::deps::serde::Deserialize)]
+        #[serde(crate = "::baas_runtime::deps::serde", default)]
+        pub struct #ty {
+            #(#fields)*
+        }
+
+        impl #ty {
+            /// Reads the typed record from the runtime's JSON record.
+            pub fn from_record(record: &Record) -> ApiResult<Self> {
+                ::baas_runtime::deps::serde_json::from_value(Value::Object(record.clone())).map_err(ApiError::internal)
+            }
+
+            /// Writes the typed fields back over `record` (secrets and system keys stay).
+            pub fn write_to(&self, record: &mut Record) -> ApiResult<()> {
+                match ::baas_runtime::deps::serde_json::to_value(self).map_err(ApiError::internal)? {
+                    Value::Object(fields) => {
+                        record.extend(fields);
+                        Ok(())
+                    }
+                    _ => Err(ApiError::internal("a record serialized to a non-object")),
+                }
+            }
+        }
+
+        #[doc = #hooks_doc]
+        pub trait #hooks: Send + Sync + 'static {
+            /// Before a record is inserted, inside the transaction; an error aborts the create.
+            fn before_create(&self, #var: &mut #ty, cx: &HookContext<'_>) -> ApiResult<()> {
+                let _ = (#var, cx);
+                Ok(())
+            }
+            /// After a record was inserted (still inside the transaction).
+            fn after_create(&self, #var: &#ty, cx: &HookContext<'_>) {
+                let _ = (#var, cx);
+            }
+            /// Before a record is updated; `old` is the stored state.
+            fn before_update(&self, old: &#ty, #var: &mut #ty, cx: &HookContext<'_>) -> ApiResult<()> {
+                let _ = (old, #var, cx);
+                Ok(())
+            }
+            /// After a record was updated.
+            fn after_update(&self, #var: &#ty, cx: &HookContext<'_>) {
+                let _ = (#var, cx);
+            }
+            /// Before a record is deleted; an error aborts the delete.
+            fn before_delete(&self, #var: &#ty, cx: &HookContext<'_>) -> ApiResult<()> {
+                let _ = (#var, cx);
+                Ok(())
+            }
+            /// After a record was deleted.
+            fn after_delete(&self, #var: &#ty, cx: &HookContext<'_>) {
+                let _ = (#var, cx);
+            }
+            /// Each record a list or view returns, before it is shaped for the client.
+            fn on_read(&self, #var: &mut #ty, cx: &HookContext<'_>) {
+                let _ = (#var, cx);
+            }
+        }
+
+        /// Adapts the typed hooks to the runtime's record hooks.
+        pub struct Adapter<H>(pub Arc<H>);
+
+        impl<H: #hooks> ::baas_runtime::RecordHooks for Adapter<H> {
+            fn before_create(&self, record: &mut Record, cx: &HookContext<'_>) -> ApiResult<()> {
+                let mut typed = #ty::from_record(record)?;
+                self.0.before_create(&mut typed, cx)?;
+                typed.write_to(record)
+            }
+            fn after_create(&self, record: &Record, cx: &HookContext<'_>) {
+                if let Ok(typed) = #ty::from_record(record) {
+                    self.0.after_create(&typed, cx);
+                }
+            }
+            fn before_update(&self, old: &Record, record: &mut Record, cx: &HookContext<'_>) -> ApiResult<()> {
+                let old = #ty::from_record(old)?;
+                let mut typed = #ty::from_record(record)?;
+                self.0.before_update(&old, &mut typed, cx)?;
+                typed.write_to(record)
+            }
+            fn after_update(&self, record: &Record, cx: &HookContext<'_>) {
+                if let Ok(typed) = #ty::from_record(record) {
+                    self.0.after_update(&typed, cx);
+                }
+            }
+            fn before_delete(&self, record: &Record, cx: &HookContext<'_>) -> ApiResult<()> {
+                self.0.before_delete(&#ty::from_record(record)?, cx)
+            }
+            fn after_delete(&self, record: &Record, cx: &HookContext<'_>) {
+                if let Ok(typed) = #ty::from_record(record) {
+                    self.0.after_delete(&typed, cx);
+                }
+            }
+            fn on_read(&self, record: &mut Record, cx: &HookContext<'_>) {
+                if let Ok(mut typed) = #ty::from_record(record) {
+                    self.0.on_read(&mut typed, cx);
+                    let _ = typed.write_to(record);
+                }
+            }
+        }
+
+        #[doc = #rules_doc]
+        pub fn rules() -> ::baas_runtime::RuleSet {
+            #rules
+        }
+
+        fn collection(app: &AppState) -> ApiResult<Arc<::baas_runtime::app::Coll>> {
+            app.collection(ID).ok_or_else(ApiError::not_found)
+        }
+
+        #[doc = #list_doc]
+        pub async fn list(State(app): State<AppState>, req: RequestCx) -> ApiResult<Json<Value>> {
+            records::list(&app, collection(&app)?, Arc::new(req)).await.map(Json)
+        }
+
+        #[doc = #view_doc]
+        pub async fn view(State(app): State<AppState>, Path(id): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
+            records::view(&app, collection(&app)?, id, Arc::new(req)).await.map(Json)
+        }
+
+        #[doc = #create_doc]
+        pub async fn create(State(app): State<AppState>, req: RequestCx) -> ApiResult<Json<Value>> {
+            records::create(&app, collection(&app)?, Arc::new(req)).await.map(Json)
+        }
+
+        #[doc = #update_doc]
+        pub async fn update(State(app): State<AppState>, Path(id): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
+            records::update(&app, collection(&app)?, id, Arc::new(req)).await.map(Json)
+        }
+
+        #[doc = #delete_doc]
+        pub async fn delete(State(app): State<AppState>, Path(id): Path<String>, req: RequestCx) -> ApiResult<StatusCode> {
+            records::delete(&app, collection(&app)?, id, Arc::new(req)).await.map(|()| StatusCode::NO_CONTENT)
+        }
+
+        /// The collection's routes, by name and by id.
+        pub fn routes() -> Router<AppState> {
+            Router::new()
+                .route(#list_path, get(list).post(create))
+                .route(#one_path, get(view).patch(update).delete(delete))
+                .route(#list_path_id, get(list).post(create))
+                .route(#one_path_id, get(view).patch(update).delete(delete))
+        }
+    }
+}
+
+fn struct_field(f: &Field) -> TokenStream {
+    let ident = field_ident(&f.name);
+    let ty = match &f.ty {
+        t if t.is_multiple() => quote! { Vec<String> },
+        FieldType::Number { integer: true, .. } => quote! { i64 },
+        FieldType::Number { .. } => quote! { f64 },
+        FieldType::Bool => quote! { bool },
+        FieldType::Json => quote! { ::baas_runtime::deps::serde_json::Value },
+        _ => quote! { String },
+    };
+    let doc = format!("`{}` ({}{})", f.name, f.ty.name(), if f.required { ", required" } else { "" });
+    let plain = ident.to_string();
+    let rename = (plain.trim_start_matches("r#") != f.name).then(|| {
+        let name = &f.name;
+        quote! { #[serde(rename = #name)] }
+    });
+    quote! {
+        #[doc = #doc]
+        #rename
+        pub #ident: #ty,
+    }
+}
+
+fn rule_set(schema: &CheckedSchema, c: &Collection) -> TokenStream {
+    let rules = Action::ALL.map(|action| {
+        let field = format_ident!("{}", action.name());
+        let value = match schema.rule(&c.name, action) {
+            None => quote! { None },
+            Some(TExpr::True) => quote! { Some(::baas_runtime::CompiledRule::Public) },
+            Some(texpr) => {
+                let record = sql::quote(&c.name);
+                let compile = |dialect| fragment(&sql::compile(texpr, Target { dialect, record: &record, first_param: 1 }));
+                let (sqlite, postgres) = (compile(Dialect::Sqlite), compile(Dialect::Postgres));
+                quote! { Some(::baas_runtime::CompiledRule::Filter { sqlite: #sqlite, postgres: #postgres }) }
+            }
+        };
+        quote! { #field: #value, }
+    });
+    quote! { ::baas_runtime::RuleSet { #(#rules)* } }
+}
+
+fn fragment(f: &Fragment) -> TokenStream {
+    let sql = &f.sql;
+    let binds = f.binds.iter().map(bind);
+    quote! {
+        ::baas_runtime::schema::sql::Fragment {
+            sql: #sql.to_owned(),
+            binds: vec![#(#binds),*],
+        }
+    }
+}
+
+fn bind(b: &Bind) -> TokenStream {
+    let value = bind_value(&b.value);
+    let ty = match b.ty {
+        SqlTy::Text => quote! { Text },
+        SqlTy::Number => quote! { Number },
+        SqlTy::Bool => quote! { Bool },
+        SqlTy::JsonArray => quote! { JsonArray },
+    };
+    quote! {
+        ::baas_runtime::schema::sql::Bind { value: #value, ty: ::baas_runtime::schema::sql::SqlTy::#ty }
+    }
+}
+
+fn bind_value(v: &BindValue) -> TokenStream {
+    let path = quote! { ::baas_runtime::schema::sql::BindValue };
+    let lit = quote! { ::baas_runtime::schema::expr::ast::Literal };
+    match v {
+        BindValue::Literal(Literal::String(s)) => quote! { #path::Literal(#lit::String(#s.to_owned())) },
+        BindValue::Literal(Literal::Number(n)) => quote! { #path::Literal(#lit::Number(#n)) },
+        BindValue::Literal(Literal::Bool(b)) => quote! { #path::Literal(#lit::Bool(#b)) },
+        BindValue::Literal(Literal::Null) => quote! { #path::Literal(#lit::Null) },
+        BindValue::LikePattern(inner) => {
+            let inner = bind_value(inner);
+            quote! { #path::LikePattern(Box::new(#inner)) }
+        }
+        BindValue::Auth(s) => quote! { #path::Auth(#s.to_owned()) },
+        BindValue::Body(s) => quote! { #path::Body(#s.to_owned()) },
+        BindValue::BodyIsSet(s) => quote! { #path::BodyIsSet(#s.to_owned()) },
+        BindValue::BodyLength(s) => quote! { #path::BodyLength(#s.to_owned()) },
+        BindValue::Query(s) => quote! { #path::Query(#s.to_owned()) },
+        BindValue::Header(s) => quote! { #path::Header(#s.to_owned()) },
+        BindValue::Method => quote! { #path::Method },
+        BindValue::Context => quote! { #path::Context },
+        BindValue::Macro(m) => {
+            let variant = format_ident!("{m:?}");
+            quote! { #path::Macro(::baas_runtime::schema::expr::ast::Macro::#variant) }
+        }
+        BindValue::Placeholder(s) => quote! { #path::Placeholder(#s.to_owned()) },
+    }
+}
+
+/// `src/main.rs`, written once.
+pub fn main_rs(name: &str) -> TokenStream {
+    let doc = format!(" The {name} backend: generated once by baas, yours from now on.");
+    quote! {
+        #![doc = #doc]
+
+        mod generated;
+        mod hooks;
+
+        fn main() -> ::std::process::ExitCode {
+            ::baas_runtime::run(generated::backend(hooks::Hooks).routes(hooks::routes()))
+        }
+    }
+}
+
+/// `src/hooks.rs`, written once: an implementation of every hooks trait and a place for routes.
+pub fn hooks_rs(schema: &CheckedSchema) -> TokenStream {
+    let collections = &schema.schema.collections;
+    let imports = collections.iter().map(|c| {
+        let (m, t) = (module_ident(&c.name), hooks_trait(&c.name));
+        quote! { use crate::generated::#m::#t; }
+    });
+    let impls = collections.iter().map(|c| {
+        let t = hooks_trait(&c.name);
+        quote! { impl #t for Hooks {} }
+    });
+    quote! {
+        #![doc = " Your hooks and routes. Generated once by baas; regeneration never touches this file."]
+
+        use ::baas_runtime::AppState;
+        use ::baas_runtime::deps::axum::Router;
+        #(#imports)*
+
+        /// Implements every collection's hooks; override any default method.
+        pub struct Hooks;
+
+        #(#impls)*
+
+        /// Routes of your own, served beside the generated API.
+        pub fn routes() -> Router<AppState> {
+            Router::new()
+        }
+    }
+}

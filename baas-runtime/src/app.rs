@@ -1,0 +1,193 @@
+//! The application a generated crate assembles: the schema, each collection's compiled rules
+//! and hooks, the database, and the state handlers share.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use baas_schema::ir::{Collection, Schema, Settings, system};
+use baas_schema::sql::{Dialect, Fragment};
+use serde_json::{Map, Value};
+
+use crate::db::Db;
+use crate::error::ApiResult;
+
+/// A record as the runtime handles it: canonical API JSON by field name.
+pub type Record = Map<String, Value>;
+
+/// A collection's rule, compiled by the generator.
+#[derive(Clone, Debug)]
+pub enum CompiledRule {
+    /// `""`: everyone.
+    Public,
+    /// A predicate, per dialect.
+    Filter { sqlite: Fragment, postgres: Fragment },
+}
+
+impl CompiledRule {
+    pub fn fragment(&self, dialect: Dialect) -> Option<&Fragment> {
+        match (self, dialect) {
+            (CompiledRule::Public, _) => None,
+            (CompiledRule::Filter { sqlite, .. }, Dialect::Sqlite) => Some(sqlite),
+            (CompiledRule::Filter { postgres, .. }, Dialect::Postgres) => Some(postgres),
+        }
+    }
+}
+
+/// The five rules; `None` means superusers only.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    pub list: Option<CompiledRule>,
+    pub view: Option<CompiledRule>,
+    pub create: Option<CompiledRule>,
+    pub update: Option<CompiledRule>,
+    pub delete: Option<CompiledRule>,
+}
+
+/// What a hook sees besides the record.
+pub struct HookContext<'a> {
+    /// The authenticated record, if any.
+    pub auth: Option<&'a Record>,
+    pub superuser: bool,
+}
+
+/// Record hooks over JSON records; generated code adapts its typed hook traits to this.
+/// `before_*` hooks run inside the write transaction and can refuse with an [`crate::ApiError`].
+pub trait RecordHooks: Send + Sync + 'static {
+    fn before_create(&self, _record: &mut Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    fn after_create(&self, _record: &Record, _cx: &HookContext<'_>) {}
+    fn before_update(&self, _old: &Record, _new: &mut Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    fn after_update(&self, _record: &Record, _cx: &HookContext<'_>) {}
+    fn before_delete(&self, _record: &Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    fn after_delete(&self, _record: &Record, _cx: &HookContext<'_>) {}
+    /// Called for each record a list or view returns, before it is shaped for the client.
+    fn on_read(&self, _record: &mut Record, _cx: &HookContext<'_>) {}
+}
+
+/// Hooks that do nothing (the built-in `_superusers` collection).
+pub struct NoHooks;
+impl RecordHooks for NoHooks {}
+
+/// One collection as generated code describes it.
+pub struct CollectionSpec {
+    pub name: &'static str,
+    pub rules: RuleSet,
+    pub hooks: Arc<dyn RecordHooks>,
+}
+
+/// An embedded migration: its file name and SQL, per dialect.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Everything a generated crate hands the runtime.
+pub struct Backend {
+    /// The schema IR as JSON (`src/generated/schema.json`).
+    pub schema_json: &'static str,
+    pub collections: Vec<CollectionSpec>,
+    pub sqlite_migrations: &'static [Migration],
+    pub postgres_migrations: &'static [Migration],
+    pub routes: Router<AppState>,
+}
+
+impl Backend {
+    /// Adds the user's own routes (from `src/hooks.rs`).
+    pub fn routes(mut self, routes: Router<AppState>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+}
+
+/// A collection at runtime.
+pub struct Coll {
+    pub ir: Collection,
+    pub rules: RuleSet,
+    pub hooks: Arc<dyn RecordHooks>,
+    /// `"posts"."id", "posts"."title", …`: every column, in field order.
+    pub columns: String,
+}
+
+/// The shared state of a running backend: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    schema: Schema,
+    settings: Settings,
+    collections: BTreeMap<String, Arc<Coll>>,
+    by_id: BTreeMap<String, String>,
+    secret: Vec<u8>,
+}
+
+impl AppState {
+    /// Assembles the state; `schema` must already include `_superusers`.
+    pub fn new(db: Db, schema: Schema, specs: Vec<CollectionSpec>, secret: Vec<u8>) -> Self {
+        let mut collections = BTreeMap::new();
+        let mut by_id = BTreeMap::new();
+        let mut specs: BTreeMap<&str, CollectionSpec> = specs.into_iter().map(|s| (s.name, s)).collect();
+        for ir in &schema.collections {
+            let spec = specs.remove(ir.name.as_str());
+            let (rules, hooks): (RuleSet, Arc<dyn RecordHooks>) = match spec {
+                Some(s) => (s.rules, s.hooks),
+                None => (RuleSet::default(), Arc::new(NoHooks)),
+            };
+            let table = baas_schema::sql::quote(&ir.name);
+            let columns = ir
+                .fields
+                .iter()
+                .map(|f| format!("{table}.{}", baas_schema::sql::quote(&f.name)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            by_id.insert(ir.id.clone(), ir.name.clone());
+            collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns }));
+        }
+        let settings = schema.settings.clone();
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret }) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.inner.secret
+    }
+
+    /// A collection by name or by id.
+    pub fn collection(&self, name_or_id: &str) -> Option<Arc<Coll>> {
+        let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
+        self.inner.collections.get(name).cloned()
+    }
+
+    pub fn collections(&self) -> impl Iterator<Item = &Arc<Coll>> {
+        self.inner.collections.values()
+    }
+
+    /// The schema IR parsed from generated JSON, with `_superusers` added.
+    pub fn load_schema(json: &str) -> Result<Schema, String> {
+        let mut schema: Schema = serde_json::from_str(json).map_err(|e| format!("the embedded schema is invalid: {e}"))?;
+        if schema.collection(system::SUPERUSERS).is_none() {
+            schema.collections.push(system::superusers());
+        }
+        Ok(schema)
+    }
+}

@@ -1,0 +1,78 @@
+//! The migration runner: applies a generated crate's embedded migrations in order, each in
+//! its own transaction, and records them with a checksum so that an edited or missing applied
+//! migration stops start-up instead of silently diverging.
+
+use crate::app::Migration;
+use crate::db::{Conn, SqlValue};
+use crate::{id, time};
+
+const BOOKKEEPING: &str = "
+CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY NOT NULL, checksum TEXT NOT NULL, applied TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _params (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+";
+
+/// A migration's checksum: CRC-32 of its text, enough to notice an edited file.
+pub fn checksum(sql: &str) -> String {
+    format!("{:08x}", crc32fast::hash(sql.as_bytes()))
+}
+
+/// Migrations not yet applied, in order; an error when the applied ones don't match.
+pub fn pending<'m>(conn: &Conn<'_>, migrations: &'m [Migration]) -> Result<Vec<&'m Migration>, String> {
+    conn.execute_batch(BOOKKEEPING).map_err(|e| format!("cannot prepare the migrations table: {e}"))?;
+    let rows = conn
+        .query("SELECT name, checksum FROM _migrations ORDER BY name", &[])
+        .map_err(|e| format!("cannot read applied migrations: {e}"))?;
+    let applied: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|r| (r[0].as_str().unwrap_or_default().to_owned(), r[1].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    for (name, sum) in &applied {
+        match migrations.iter().find(|m| m.name == name) {
+            None => {
+                return Err(format!(
+                    "migration {name} was applied to this database but is missing from this build; \
+                     restore it under migrations/ or use the build that created the database"
+                ));
+            }
+            Some(m) if checksum(m.sql) != *sum => {
+                return Err(format!(
+                    "migration {name} was changed after it was applied (checksum {} ≠ {sum}); \
+                     applied migrations are append-only: restore the file and put changes in a new migration",
+                    checksum(m.sql)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(migrations.iter().filter(|m| !applied.iter().any(|(n, _)| n == m.name)).collect())
+}
+
+/// Applies every pending migration; returns the names applied.
+pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, String> {
+    let todo = pending(conn, migrations)?;
+    let mut done = Vec::new();
+    for m in todo {
+        conn.transaction(|conn| -> Result<(), rusqlite::Error> {
+            conn.execute_batch(m.sql)?;
+            conn.execute(
+                "INSERT INTO _migrations (name, checksum, applied) VALUES (?1, ?2, ?3)",
+                &[SqlValue::Text(m.name.into()), SqlValue::Text(checksum(m.sql)), SqlValue::Text(time::now())],
+            )?;
+            Ok(())
+        })
+        .map_err(|e| format!("migration {} failed and was rolled back: {e}", m.name))?;
+        done.push(m.name.to_owned());
+    }
+    Ok(done)
+}
+
+/// The app secret that signs tokens, created on first start and kept in the database so that
+/// tokens survive restarts and every instance signs alike.
+pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, String> {
+    conn.execute_batch(BOOKKEEPING).map_err(|e| e.to_string())?;
+    let fresh = id::random_string(64, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+    conn.execute("INSERT OR IGNORE INTO _params (key, value) VALUES ('secret', ?1)", &[SqlValue::Text(fresh)])
+        .map_err(|e| e.to_string())?;
+    let rows = conn.query("SELECT value FROM _params WHERE key = 'secret'", &[]).map_err(|e| e.to_string())?;
+    rows.first().and_then(|r| r[0].as_str()).map(|s| s.as_bytes().to_vec()).ok_or_else(|| "no app secret".to_owned())
+}

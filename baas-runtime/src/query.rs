@@ -1,0 +1,306 @@
+//! List query parameters (pocketbase-api.md §4): paging, sorting, client filters and `fields`.
+
+use std::collections::HashMap;
+
+use baas_schema::check::{Context, check_expr};
+use baas_schema::expr::ast::Root;
+use baas_schema::ir::{FieldType, Schema};
+use baas_schema::sql::{self, Dialect, Fragment, Target, quote};
+use baas_schema::{Diagnostics, expr};
+use serde_json::{Map, Value};
+
+use crate::app::{Coll, Record};
+use crate::error::{ApiError, msg};
+
+/// The longest `filter` accepted, as in PocketBase.
+pub const MAX_FILTER_LEN: usize = 3500;
+
+/// Parsed list parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListParams {
+    pub page: u64,
+    pub per_page: u64,
+    pub sort: Option<String>,
+    pub filter: Option<String>,
+    pub skip_total: bool,
+}
+
+impl ListParams {
+    pub fn parse(query: &HashMap<String, String>) -> Result<ListParams, ApiError> {
+        let number = |key: &str, default: u64| -> Result<u64, ApiError> {
+            match query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) if n > 0 => Ok(n as u64),
+                    Ok(_) => Ok(default),
+                    Err(_) => Err(ApiError::invalid_request()),
+                },
+            }
+        };
+        let non_empty = |key: &str| query.get(key).filter(|v| !v.trim().is_empty()).cloned();
+        Ok(ListParams {
+            page: number("page", 1)?,
+            per_page: number("perPage", 30)?.min(1000),
+            sort: non_empty("sort"),
+            filter: non_empty("filter"),
+            skip_total: matches!(query.get("skipTotal").map(String::as_str), Some("1" | "true")),
+        })
+    }
+}
+
+/// Checks and compiles a client filter against `coll`. Non-superusers may not use
+/// `@request.*` or `@collection.*` (403); any other problem is a 400 with an empty body.
+pub fn compile_filter(
+    schema: &Schema,
+    coll: &Coll,
+    filter: &str,
+    superuser: bool,
+    dialect: Dialect,
+    first_param: usize,
+) -> Result<Fragment, ApiError> {
+    if filter.len() > MAX_FILTER_LEN {
+        return Err(ApiError::invalid_request());
+    }
+    let parsed = expr::parse(filter).map_err(|_| ApiError::invalid_request())?;
+    if !superuser {
+        for c in parsed.comparisons() {
+            for o in [&c.lhs, &c.rhs] {
+                match o.as_path().map(|p| &p.root) {
+                    Some(Root::Collection { .. }) => return Err(ApiError::forbidden(msg::FILTER_COLLECTION)),
+                    Some(Root::Record) | None => {}
+                    Some(_) => return Err(ApiError::forbidden(msg::FILTER_REQUEST)),
+                }
+            }
+        }
+    }
+    let cx = Context::filter(schema, &coll.ir);
+    let mut diags = Diagnostics::new();
+    let checked = check_expr(&cx, filter, &mut diags).ok_or_else(ApiError::invalid_request)?;
+    let record = quote(&coll.ir.name);
+    Ok(sql::compile(&checked, Target { dialect, record: &record, first_param }))
+}
+
+/// Turns `sort=-created,title` into an `ORDER BY` list. Fields may be relation paths
+/// (`author.name`), sorted through a subquery; `@random` and `@rowid` are accepted.
+pub fn order_by(schema: &Schema, coll: &Coll, sort: &str, dialect: Dialect) -> Result<String, ApiError> {
+    let table = quote(&coll.ir.name);
+    let mut parts = Vec::new();
+    for item in sort.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (desc, name) = match item.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, item.strip_prefix('+').unwrap_or(item)),
+        };
+        let expr = match name {
+            "@random" => match dialect {
+                Dialect::Sqlite => "RANDOM()".to_owned(),
+                Dialect::Postgres => "RANDOM()".to_owned(),
+            },
+            "@rowid" => match dialect {
+                Dialect::Sqlite => format!("{table}.rowid"),
+                Dialect::Postgres => format!("{table}.{}", quote("created")),
+            },
+            n if n.starts_with("@request.") || n.starts_with("@collection.") => {
+                return Err(ApiError::forbidden(msg::FILTER_REQUEST));
+            }
+            path => sort_path(schema, coll, path)?,
+        };
+        parts.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }));
+    }
+    Ok(parts.join(", "))
+}
+
+fn sort_path(schema: &Schema, coll: &Coll, path: &str) -> Result<String, ApiError> {
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut current = &coll.ir;
+    let mut from = quote(&coll.ir.name);
+    let mut joins: Vec<String> = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        let field = current.field(seg).filter(|f| !f.hidden).ok_or_else(ApiError::invalid_request)?;
+        if i + 1 == segments.len() {
+            let column = format!("{from}.{}", quote(&field.name));
+            if joins.is_empty() {
+                return Ok(column);
+            }
+            // (SELECT j2.name FROM users j1 … WHERE j1.id = posts.author …)
+            let (first, rest) = joins.split_first().expect("joins is not empty");
+            return Ok(format!("(SELECT {column} FROM {first}{} LIMIT 1)", rest.join("")));
+        }
+        let FieldType::Relation { collection: target, multiple: false, .. } = &field.ty else {
+            return Err(ApiError::invalid_request());
+        };
+        let next = schema.collection(target).ok_or_else(ApiError::invalid_request)?;
+        let alias = format!("s{i}");
+        let link = format!("{alias}.\"id\" = {from}.{}", quote(&field.name));
+        if joins.is_empty() {
+            joins.push(format!("{} AS {alias} WHERE {link}", quote(&next.name)));
+        } else {
+            // later hops join inside the same subquery
+            let prev = joins.pop().expect("joins is not empty");
+            let (head, cond) = prev.split_once(" WHERE ").expect("built with WHERE");
+            joins.push(format!("{head} JOIN {} AS {alias} ON {link} WHERE {cond}", quote(&next.name)));
+        }
+        from = alias;
+        current = next;
+    }
+    Err(ApiError::invalid_request())
+}
+
+/// One entry of `fields=`: a dotted path, maybe with `:excerpt(max, ellipsis)`.
+#[derive(Clone, Debug, PartialEq)]
+struct FieldPick {
+    path: Vec<String>,
+    excerpt: Option<(usize, bool)>,
+}
+
+/// Applies `fields=` to a JSON value (a record, or an auth response); `*` keeps every key at
+/// its level. Unknown paths are ignored.
+pub fn pick_fields(value: &mut Value, fields: &str) {
+    let picks: Vec<FieldPick> =
+        split_top_level(fields).into_iter().map(str::trim).filter(|s| !s.is_empty()).filter_map(parse_pick).collect();
+    if picks.is_empty() {
+        return;
+    }
+    apply_picks(value, &picks);
+}
+
+/// Splits on commas outside parentheses (`a,b:excerpt(4,true)` is two items).
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn parse_pick(spec: &str) -> Option<FieldPick> {
+    let (path, excerpt) = match spec.split_once(":excerpt(") {
+        Some((path, args)) => {
+            let args = args.strip_suffix(')')?;
+            let mut it = args.split(',').map(str::trim);
+            let max = it.next()?.parse().ok()?;
+            let ellipsis = matches!(it.next(), Some("true" | "1"));
+            (path, Some((max, ellipsis)))
+        }
+        None => (spec, None),
+    };
+    Some(FieldPick { path: path.split('.').map(str::to_owned).collect(), excerpt })
+}
+
+fn apply_picks(value: &mut Value, picks: &[FieldPick]) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| apply_picks(v, picks)),
+        Value::Object(map) => {
+            let mut out = Map::new();
+            let keep_all = picks.iter().any(|p| p.path.len() == 1 && p.path[0] == "*");
+            for (key, v) in std::mem::take(map) {
+                let own: Vec<&FieldPick> = picks.iter().filter(|p| p.path[0] == key || p.path[0] == "*").collect();
+                let exact = own.iter().find(|p| p.path.len() == 1 && p.path[0] == key);
+                let nested: Vec<FieldPick> = own
+                    .iter()
+                    .filter(|p| p.path.len() > 1)
+                    .map(|p| FieldPick { path: p.path[1..].to_vec(), excerpt: p.excerpt })
+                    .collect();
+                if let Some(pick) = exact {
+                    out.insert(key, match (pick.excerpt, v) {
+                        (Some((max, ellipsis)), Value::String(s)) => Value::String(excerpt(&s, max, ellipsis)),
+                        (_, v) => v,
+                    });
+                } else if !nested.is_empty() {
+                    let mut v = v;
+                    apply_picks(&mut v, &nested);
+                    out.insert(key, v);
+                } else if keep_all {
+                    out.insert(key, v);
+                }
+            }
+            *map = out;
+        }
+        _ => {}
+    }
+}
+
+/// Plain text of `s` (tags stripped, whitespace collapsed), cut to `max` characters.
+pub fn excerpt(s: &str, max: usize, ellipsis: bool) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            c if c.is_whitespace() => {
+                if !text.ends_with(' ') && !text.is_empty() {
+                    text.push(' ');
+                }
+            }
+            c => text.push(c),
+        }
+    }
+    let text = text.trim_end();
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max).collect();
+    cut = cut.trim_end().to_owned();
+    if ellipsis {
+        cut.push_str("...");
+    }
+    cut
+}
+
+/// Keeps only the keys `fields=` names; used on a whole record list.
+pub fn pick_records(records: &mut [Record], fields: Option<&str>) {
+    let Some(fields) = fields else { return };
+    for record in records {
+        let mut v = Value::Object(std::mem::take(record));
+        pick_fields(&mut v, fields);
+        if let Value::Object(map) = v {
+            *record = map;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paging_defaults_and_limits() {
+        let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let p = ListParams::parse(&q(&[])).unwrap();
+        assert_eq!((p.page, p.per_page, p.skip_total), (1, 30, false));
+        let p = ListParams::parse(&q(&[("page", "0"), ("perPage", "5000"), ("skipTotal", "1")])).unwrap();
+        assert_eq!((p.page, p.per_page, p.skip_total), (1, 1000, true));
+        assert!(ListParams::parse(&q(&[("page", "abc")])).is_err());
+    }
+
+    #[test]
+    fn fields_keep_named_keys_nested_and_excerpts() {
+        let mut v = json!({"id": "a", "title": "T", "body": "body of abc one", "expand": {"author": {"id": "u", "name": "N"}}});
+        pick_fields(&mut v, "id,body:excerpt(4,true),expand.author.name");
+        assert_eq!(v, json!({"id": "a", "body": "body...", "expand": {"author": {"name": "N"}}}));
+        let mut v = json!({"token": "t", "record": {"id": "r", "name": "n"}});
+        pick_fields(&mut v, "token,record.id");
+        assert_eq!(v, json!({"token": "t", "record": {"id": "r"}}));
+        let mut v = json!({"a": 1, "b": {"c": 2}});
+        pick_fields(&mut v, "*");
+        assert_eq!(v, json!({"a": 1, "b": {"c": 2}}));
+    }
+
+    #[test]
+    fn excerpt_strips_tags() {
+        assert_eq!(excerpt("<p>Hello   <b>world</b></p>", 7, true), "Hello w...");
+        assert_eq!(excerpt("short", 10, true), "short");
+    }
+}
