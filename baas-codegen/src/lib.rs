@@ -6,6 +6,7 @@
 
 pub mod ddl;
 pub mod names;
+pub mod openapi;
 pub mod rust;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ pub fn generate(schema: &CheckedSchema, options: &Options) -> Files {
     let json = serde_json::to_string_pretty(&schema.schema).expect("the IR serializes") + "\n";
     add("src/generated/schema.json", json.clone(), Owner::Generated);
     add("migrations/schema.json", json, Owner::Generated);
+    add("src/generated/openapi.json", openapi::document(schema, &options.name), Owner::Generated);
     for (dir, dialect) in [("sqlite", Dialect::Sqlite), ("postgres", Dialect::Postgres)] {
         let sql = ddl::initial_migration(&schema.schema, dialect, &options.source);
         add(&format!("migrations/{dir}/{INITIAL_MIGRATION}"), sql, Owner::Generated);

@@ -26,7 +26,7 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
     let collections = &schema.schema.collections;
     let mods = collections.iter().map(|c| {
         let m = module_ident(&c.name);
-        let doc = format!("The `{}` collection.", c.name);
+        let doc = format!(" The `{}` collection.", c.name);
         quote! { #[doc = #doc] pub mod #m; }
     });
     let bounds: Vec<TokenStream> = collections
@@ -64,6 +64,9 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
         /// The schema these modules were generated from, as the runtime reads it.
         pub const SCHEMA_JSON: &str = include_str!("schema.json");
 
+        /// The OpenAPI 3.1 document of this API, served at `/api/openapi.json`.
+        pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
         /// Migrations for SQLite, in order.
         pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = #sqlite;
 
@@ -80,6 +83,7 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
             let hooks = ::std::sync::Arc::new(hooks);
             ::baas_runtime::Backend {
                 schema_json: SCHEMA_JSON,
+                openapi_json: OPENAPI_JSON,
                 collections: vec![#(#specs),*],
                 sqlite_migrations: SQLITE_MIGRATIONS,
                 postgres_migrations: POSTGRES_MIGRATIONS,
@@ -95,10 +99,10 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
     let id = &c.id;
     let ty = record_type(name);
     let hooks = hooks_trait(name);
-    let record_doc = format!("A record of `{name}`, as hooks see it.");
+    let record_doc = format!(" A record of `{name}`, as hooks see it.");
     let fields = c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden).map(struct_field);
     let rules = rule_set(schema, c);
-    let mut rules_doc = String::from("The access rules, compiled to SQL when this file was generated:\n");
+    let mut rules_doc = String::from(" The access rules, compiled to SQL when this file was generated:\n");
     for action in Action::ALL {
         let text = match c.rules.get(action) {
             None => "superusers only".to_owned(),
@@ -112,17 +116,17 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
         snake => field_ident(snake),
     };
     let hooks_doc = format!(
-        "Hooks of `{name}`. Every method has a default that does nothing; override what you need in `src/hooks.rs`."
+        " Hooks of `{name}`. Every method has a default that does nothing; override what you need in `src/hooks.rs`."
     );
     let list_path = format!("/api/collections/{name}/records");
     let one_path = format!("/api/collections/{name}/records/{{id}}");
     let list_path_id = format!("/api/collections/{id}/records");
     let one_path_id = format!("/api/collections/{id}/records/{{id}}");
-    let list_doc = format!("`GET /api/collections/{name}/records`: list and search.");
-    let view_doc = format!("`GET /api/collections/{name}/records/{{id}}`: one record.");
-    let create_doc = format!("`POST /api/collections/{name}/records`: create.");
-    let update_doc = format!("`PATCH /api/collections/{name}/records/{{id}}`: update.");
-    let delete_doc = format!("`DELETE /api/collections/{name}/records/{{id}}`: delete.");
+    let list_doc = format!(" `GET /api/collections/{name}/records`: list and search.");
+    let view_doc = format!(" `GET /api/collections/{name}/records/{{id}}`: one record.");
+    let create_doc = format!(" `POST /api/collections/{name}/records`: create.");
+    let update_doc = format!(" `PATCH /api/collections/{name}/records/{{id}}`: update.");
+    let delete_doc = format!(" `DELETE /api/collections/{name}/records/{{id}}`: delete.");
     quote! {
         use ::std::sync::Arc;
 
@@ -294,7 +298,7 @@ fn struct_field(f: &Field) -> TokenStream {
         FieldType::Json => quote! { ::baas_runtime::deps::serde_json::Value },
         _ => quote! { String },
     };
-    let doc = format!("`{}` ({}{})", f.name, f.ty.name(), if f.required { ", required" } else { "" });
+    let doc = format!(" `{}` ({}{})", f.name, f.ty.name(), if f.required { ", required" } else { "" });
     let plain = ident.to_string();
     let rename = (plain.trim_start_matches("r#") != f.name).then(|| {
         let name = &f.name;
@@ -322,16 +326,43 @@ fn rule_set(schema: &CheckedSchema, c: &Collection) -> TokenStream {
         };
         quote! { #field: #value, }
     });
-    quote! { ::baas_runtime::RuleSet { #(#rules)* } }
+    let record = sql::quote(&c.name);
+    let filters: Vec<&TExpr> =
+        Action::ALL.iter().filter_map(|&a| schema.rule(&c.name, a)).filter(|t| !matches!(t, TExpr::True)).collect();
+    let binds: Vec<BindValue> = filters
+        .iter()
+        .flat_map(|t| sql::compile(t, Target { dialect: Dialect::Sqlite, record: &record, first_param: 1 }).binds)
+        .map(|b| b.value)
+        .collect();
+    let any_filter = !filters.is_empty();
+    let mut imports = Vec::new();
+    if any_filter {
+        imports.push(quote! { use ::baas_runtime::schema::sql::{Bind, BindValue, Fragment, SqlTy}; });
+    }
+    let uses = |pred: fn(&BindValue) -> bool| binds.iter().any(|b| uses_value(b, pred));
+    if uses(|b| matches!(b, BindValue::Literal(_))) {
+        imports.push(quote! { use ::baas_runtime::schema::expr::ast::Literal; });
+    }
+    if uses(|b| matches!(b, BindValue::Macro(_))) {
+        imports.push(quote! { use ::baas_runtime::schema::expr::ast::Macro; });
+    }
+    quote! {
+        #(#imports)*
+        ::baas_runtime::RuleSet { #(#rules)* }
+    }
+}
+
+fn uses_value(b: &BindValue, pred: fn(&BindValue) -> bool) -> bool {
+    pred(b) || matches!(b, BindValue::LikePattern(inner) if uses_value(inner, pred))
 }
 
 fn fragment(f: &Fragment) -> TokenStream {
     let sql = &f.sql;
     let binds = f.binds.iter().map(bind);
     quote! {
-        ::baas_runtime::schema::sql::Fragment {
+        Fragment {
             sql: #sql.to_owned(),
-            binds: vec![#(#binds),*],
+            binds: Vec::from([#(#binds),*]),
         }
     }
 }
@@ -345,13 +376,13 @@ fn bind(b: &Bind) -> TokenStream {
         SqlTy::JsonArray => quote! { JsonArray },
     };
     quote! {
-        ::baas_runtime::schema::sql::Bind { value: #value, ty: ::baas_runtime::schema::sql::SqlTy::#ty }
+        Bind { value: #value, ty: SqlTy::#ty }
     }
 }
 
 fn bind_value(v: &BindValue) -> TokenStream {
-    let path = quote! { ::baas_runtime::schema::sql::BindValue };
-    let lit = quote! { ::baas_runtime::schema::expr::ast::Literal };
+    let path = quote! { BindValue };
+    let lit = quote! { Literal };
     match v {
         BindValue::Literal(Literal::String(s)) => quote! { #path::Literal(#lit::String(#s.to_owned())) },
         BindValue::Literal(Literal::Number(n)) => quote! { #path::Literal(#lit::Number(#n)) },
@@ -371,7 +402,7 @@ fn bind_value(v: &BindValue) -> TokenStream {
         BindValue::Context => quote! { #path::Context },
         BindValue::Macro(m) => {
             let variant = format_ident!("{m:?}");
-            quote! { #path::Macro(::baas_runtime::schema::expr::ast::Macro::#variant) }
+            quote! { #path::Macro(Macro::#variant) }
         }
         BindValue::Placeholder(s) => quote! { #path::Placeholder(#s.to_owned()) },
     }

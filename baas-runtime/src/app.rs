@@ -92,6 +92,8 @@ pub struct Migration {
 pub struct Backend {
     /// The schema IR as JSON (`src/generated/schema.json`).
     pub schema_json: &'static str,
+    /// The OpenAPI document (`src/generated/openapi.json`), served at `/api/openapi.json`.
+    pub openapi_json: &'static str,
     pub collections: Vec<CollectionSpec>,
     pub sqlite_migrations: &'static [Migration],
     pub postgres_migrations: &'static [Migration],

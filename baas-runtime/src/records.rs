@@ -343,58 +343,65 @@ pub fn shape(record: Record, req: &RequestCx) -> Value {
     value
 }
 
+/// A create's validated input: the values and the password hash, or the field errors.
+pub type PreparedCreate = Result<(Prepared, Option<String>), FieldErrors>;
+
+/// Validates a create body and hashes its password (slow on purpose: call off the runtime).
+pub fn prepare_create(coll: &Coll, req: &RequestCx) -> PreparedCreate {
+    let body = req.body.clone().unwrap_or_default();
+    let caller = values::Caller { superuser: req.is_superuser(), is_self: false };
+    values::prepare(&coll.ir, &body, Mode::Create, &caller).map(|p| {
+        let hash = p.password.as_deref().map(password::hash);
+        (p, hash)
+    })
+}
+
 /// `POST /api/collections/{c}/records`
 pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiResult<Value> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::CREATE_FAILED));
     }
     gate(&coll, Action::Create, &req, app.db().dialect())?;
-    let body = req.body.clone().unwrap_or_default();
-    let caller = values::Caller { superuser: req.is_superuser(), is_self: false };
     // Validation and hashing happen before the writer is taken: argon2 is slow on purpose.
-    let coll2 = coll.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        values::prepare(&coll2.ir, &body, Mode::Create, &caller).map(|p| {
-            let hash = p.password.as_deref().map(password::hash);
-            (p, hash)
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?;
-
+    let (coll2, req2) = (coll.clone(), req.clone());
+    let prepared = tokio::task::spawn_blocking(move || prepare_create(&coll2, &req2)).await.map_err(ApiError::internal)?;
     let app2 = app.clone();
     let req2 = req.clone();
     let record = app
         .db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let gate = gate(&coll, Action::Create, &req2, conn.dialect())?;
-                let (prepared, hash) = match prepared {
-                    Ok(p) => p,
-                    Err(errors) => {
-                        // The rule is judged first: a failing rule hides the field errors.
-                        let lenient = lenient_record(&coll, req2.body.as_ref());
-                        if !rule_admits(conn, &coll, &lenient, &gate, &req2)? {
-                            return Err(ApiError::bad_request(msg::CREATE_FAILED));
-                        }
-                        return Err(ApiError::fields(msg::CREATE_FAILED, errors));
-                    }
-                };
-                let mut record = new_record(&coll, prepared, hash);
-                if !rule_admits(conn, &coll, &record, &gate, &req2)? {
-                    return Err(ApiError::bad_request(msg::CREATE_FAILED));
-                }
-                check_relations(conn, &app2, &coll, &record, msg::CREATE_FAILED)?;
-                coll.hooks.before_create(&mut record, &hook_cx(&req2))?;
-                insert(conn, &coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
-                coll.hooks.after_create(&record, &hook_cx(&req2));
-                let record = present(&coll, record, &req2);
-                let mut out = expand::expand_all(&app2, conn, vec![record], &coll, &req2)?;
-                Ok(out.pop().unwrap_or_default())
-            })
-        })
+        .write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared)))
         .await?;
     Ok(shape(record, &req))
+}
+
+/// The create itself, inside the caller's transaction.
+pub fn create_in(conn: &Conn<'_>, app: &AppState, coll: &Coll, req: &RequestCx, prepared: PreparedCreate) -> ApiResult<Record> {
+    if coll.ir.is_view() {
+        return Err(ApiError::bad_request(msg::CREATE_FAILED));
+    }
+    let gate = gate(coll, Action::Create, req, conn.dialect())?;
+    let (prepared, hash) = match prepared {
+        Ok(p) => p,
+        Err(errors) => {
+            // The rule is judged first: a failing rule hides the field errors.
+            let lenient = lenient_record(coll, req.body.as_ref());
+            if !rule_admits(conn, coll, &lenient, &gate, req)? {
+                return Err(ApiError::bad_request(msg::CREATE_FAILED));
+            }
+            return Err(ApiError::fields(msg::CREATE_FAILED, errors));
+        }
+    };
+    let mut record = new_record(coll, prepared, hash);
+    if !rule_admits(conn, coll, &record, &gate, req)? {
+        return Err(ApiError::bad_request(msg::CREATE_FAILED));
+    }
+    check_relations(conn, app, coll, &record, msg::CREATE_FAILED)?;
+    coll.hooks.before_create(&mut record, &hook_cx(req))?;
+    insert(conn, coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
+    coll.hooks.after_create(&record, &hook_cx(req));
+    let record = present(coll, record, req);
+    let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
+    Ok(out.pop().unwrap_or_default())
 }
 
 /// A complete new record from validated values.
@@ -521,6 +528,35 @@ fn write_error(e: rusqlite::Error, message: &str) -> ApiError {
     ApiError::internal(e)
 }
 
+/// An update's validated input: changed values and a new password hash.
+pub type PreparedUpdate = (Prepared, Option<String>);
+
+/// Validates an update body against the stored record (checking `oldPassword`) and hashes a
+/// new password.
+pub fn prepare_update(coll: &Coll, existing: &Record, req: &RequestCx) -> ApiResult<PreparedUpdate> {
+    let body = req.body.clone().unwrap_or_default();
+    let is_self = req
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.collection.ir.name == coll.ir.name && a.record.get("id") == existing.get("id"));
+    let caller = values::Caller { superuser: req.is_superuser(), is_self };
+    let fail = |errors| ApiError::fields(msg::UPDATE_FAILED, errors);
+    let prepared = values::prepare(&coll.ir, &body, Mode::Update { existing }, &caller).map_err(fail)?;
+    if let Some(old) = &prepared.old_password {
+        let stored = existing.get(system::PASSWORD).and_then(Value::as_str).unwrap_or_default();
+        if !password::verify(old, stored) {
+            let mut errors = FieldErrors::new();
+            errors.insert(
+                values::OLD_PASSWORD.into(),
+                FieldError::new("validation_invalid_old_password", "Missing or invalid old password."),
+            );
+            return Err(fail(errors));
+        }
+    }
+    let hash = prepared.password.as_deref().map(password::hash);
+    Ok((prepared, hash))
+}
+
 /// `PATCH /api/collections/{c}/records/{id}`
 pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestCx>) -> ApiResult<Value> {
     if coll.ir.is_view() {
@@ -536,83 +572,86 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
             fetch(conn, &coll2, &id2, &gate, &req2)?.ok_or_else(ApiError::not_found)
         })
         .await?;
-    let body = req.body.clone().unwrap_or_default();
-    let is_self = req.auth.as_ref().is_some_and(|a| a.collection.ir.name == coll.ir.name && a.record.get("id") == existing.get("id"));
-    let caller = values::Caller { superuser: req.is_superuser(), is_self };
-    let coll2 = coll.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        let prepared = values::prepare(&coll2.ir, &body, Mode::Update { existing: &existing }, &caller)?;
-        if let Some(old) = &prepared.old_password {
-            let stored = existing.get(system::PASSWORD).and_then(Value::as_str).unwrap_or_default();
-            if !password::verify(old, stored) {
-                let mut errors = FieldErrors::new();
-                errors.insert("oldPassword".into(), FieldError::new("validation_invalid_old_password", "Missing or invalid old password."));
-                return Err(errors);
-            }
-        }
-        let hash = prepared.password.as_deref().map(password::hash);
-        Ok((prepared, hash, existing))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|errors| ApiError::fields(msg::UPDATE_FAILED, errors))?;
-
+    let (coll2, req2) = (coll.clone(), req.clone());
+    let prepared = tokio::task::spawn_blocking(move || prepare_update(&coll2, &existing, &req2))
+        .await
+        .map_err(ApiError::internal)??;
     let app2 = app.clone();
     let req2 = req.clone();
     let record = app
         .db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let (prepared, hash, _) = prepared;
-                // Re-read inside the transaction: the record may have changed or gone.
-                let gate = gate(&coll, Action::Update, &req2, conn.dialect())?;
-                let old = fetch(conn, &coll, &id, &gate, &req2)?.ok_or_else(ApiError::not_found)?;
-                let mut record = old.clone();
-                for (k, v) in prepared.values {
-                    record.insert(k, v);
-                }
-                if let Some(hash) = hash {
-                    record.insert(system::PASSWORD.into(), Value::String(hash));
-                    record.insert(system::TOKEN_KEY.into(), Value::String(id::token_key()));
-                }
-                let now = time::now();
-                for f in &coll.ir.fields {
-                    if let FieldType::Autodate { on_update: true, .. } = f.ty {
-                        record.insert(f.name.clone(), Value::String(now.clone()));
-                    }
-                }
-                check_relations(conn, &app2, &coll, &record, msg::UPDATE_FAILED)?;
-                coll.hooks.before_update(&old, &mut record, &hook_cx(&req2))?;
-                update_row(conn, &coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
-                coll.hooks.after_update(&record, &hook_cx(&req2));
-                let record = present(&coll, record, &req2);
-                let mut out = expand::expand_all(&app2, conn, vec![record], &coll, &req2)?;
-                Ok(out.pop().unwrap_or_default())
-            })
-        })
+        .write(move |conn| conn.transaction(|conn| update_in(conn, &app2, &coll, &id, &req2, Some(prepared))))
         .await?;
     Ok(shape(record, &req))
 }
 
+/// The update itself, inside the caller's transaction. `prepared` may be `None` when the
+/// stored record was not known beforehand (batch); it is then validated here.
+pub fn update_in(
+    conn: &Conn<'_>,
+    app: &AppState,
+    coll: &Coll,
+    id: &str,
+    req: &RequestCx,
+    prepared: Option<PreparedUpdate>,
+) -> ApiResult<Record> {
+    if coll.ir.is_view() {
+        return Err(ApiError::bad_request(msg::UPDATE_FAILED));
+    }
+    // Re-read inside the transaction: the record may have changed or gone.
+    let gate = gate(coll, Action::Update, req, conn.dialect())?;
+    let old = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
+    let (prepared, hash) = match prepared {
+        Some(p) => p,
+        None => prepare_update(coll, &old, req)?,
+    };
+    let mut record = old.clone();
+    for (k, v) in prepared.values {
+        record.insert(k, v);
+    }
+    if let Some(hash) = hash {
+        record.insert(system::PASSWORD.into(), Value::String(hash));
+        record.insert(system::TOKEN_KEY.into(), Value::String(id::token_key()));
+    }
+    let now = time::now();
+    for f in &coll.ir.fields {
+        if let FieldType::Autodate { on_update: true, .. } = f.ty {
+            record.insert(f.name.clone(), Value::String(now.clone()));
+        }
+    }
+    check_relations(conn, app, coll, &record, msg::UPDATE_FAILED)?;
+    coll.hooks.before_update(&old, &mut record, &hook_cx(req))?;
+    update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
+    coll.hooks.after_update(&record, &hook_cx(req));
+    let record = present(coll, record, req);
+    let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
 /// `DELETE /api/collections/{c}/records/{id}`
 pub async fn delete(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestCx>) -> ApiResult<()> {
+    gate(&coll, Action::Delete, &req, app.db().dialect())?;
+    let app2 = app.clone();
+    app.db().write(move |conn| conn.transaction(|conn| delete_in(conn, &app2, &coll, &id, &req))).await
+}
+
+/// The delete itself, inside the caller's transaction.
+pub fn delete_in(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, req: &RequestCx) -> ApiResult<()> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
     }
-    gate(&coll, Action::Delete, &req, app.db().dialect())?;
-    let app2 = app.clone();
-    app.db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let gate = gate(&coll, Action::Delete, &req, conn.dialect())?;
-                let record = fetch(conn, &coll, &id, &gate, &req)?.ok_or_else(ApiError::not_found)?;
-                coll.hooks.before_delete(&record, &hook_cx(&req))?;
-                delete_cascading(conn, &app2, &coll, &id, 0)?;
-                coll.hooks.after_delete(&record, &hook_cx(&req));
-                Ok(())
-            })
-        })
-        .await
+    let gate = gate(coll, Action::Delete, req, conn.dialect())?;
+    let record = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
+    coll.hooks.before_delete(&record, &hook_cx(req))?;
+    delete_cascading(conn, app, coll, id, 0)?;
+    coll.hooks.after_delete(&record, &hook_cx(req));
+    Ok(())
+}
+
+/// Whether a record with `id` exists (no rules), for batch upserts.
+pub fn exists(conn: &Conn<'_>, coll: &Coll, id: &str) -> ApiResult<bool> {
+    let sql = format!("SELECT 1 FROM {} WHERE \"id\" = {}", quote(&coll.ir.name), placeholder(conn.dialect(), 1));
+    Ok(!conn.query(&sql, &[SqlValue::Text(id.to_owned())])?.is_empty())
 }
 
 /// Deletes a record and settles every relation that points at it: cascade, clear, or refuse

@@ -1,0 +1,136 @@
+//! `POST /api/batch` (pocketbase-api.md §3.6): several record writes in one transaction, each
+//! with its own rules and the caller's auth; any failure rolls every one of them back.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult, msg};
+use crate::records;
+use crate::request::RequestCx;
+
+/// One sub-request, as the SDK sends it.
+struct Item {
+    method: String,
+    collection: String,
+    id: Option<String>,
+    query: HashMap<String, String>,
+    headers: HashMap<String, String>,
+    body: serde_json::Map<String, Value>,
+}
+
+pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Json<Value>> {
+    let settings = app.settings().batch.clone();
+    if !settings.enabled {
+        return Err(ApiError::forbidden(msg::BATCH_DISABLED));
+    }
+    let requests = req.body.as_ref().and_then(|b| b.get("requests")).and_then(Value::as_array).cloned().unwrap_or_default();
+    if requests.is_empty() {
+        return Err(invalid(json!({"requests": {"code": "validation_required", "message": "Cannot be blank."}})));
+    }
+    if requests.len() > settings.max_requests as usize {
+        let max = settings.max_requests;
+        return Err(invalid(json!({"requests": {
+            "code": "validation_length_too_long",
+            "message": format!("The length must be no more than {max}."),
+            "params": {"max": max},
+        }})));
+    }
+    let items: Vec<Result<Item, ApiError>> = requests.iter().map(parse_item).collect();
+    let app2 = app.clone();
+    let results = app
+        .db()
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let mut out = Vec::new();
+                for (i, item) in items.into_iter().enumerate() {
+                    match item.and_then(|item| run(conn, &app2, &req, item)) {
+                        Ok(result) => out.push(result),
+                        Err(e) => return Err(item_failed(i, &e)),
+                    }
+                }
+                Ok(out)
+            })
+        })
+        .await?;
+    Ok(Json(Value::Array(results)))
+}
+
+fn invalid(data: Value) -> ApiError {
+    ApiError { data, ..ApiError::bad_request(msg::BATCH_INVALID) }
+}
+
+fn item_failed(index: usize, e: &ApiError) -> ApiError {
+    let response = json!({"data": e.data, "message": e.message, "status": e.status.as_u16()});
+    let data = json!({"requests": {index.to_string(): {
+        "code": "batch_request_failed",
+        "message": "Batch request failed.",
+        "response": response,
+    }}});
+    ApiError { data, ..ApiError::bad_request(msg::BATCH_FAILED) }
+}
+
+fn parse_item(v: &Value) -> Result<Item, ApiError> {
+    let method = v.get("method").and_then(Value::as_str).unwrap_or("").to_ascii_uppercase();
+    let url = v.get("url").and_then(Value::as_str).unwrap_or("");
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| ApiError::invalid_request())?;
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (collection, id) = match segments.as_slice() {
+        ["api", "collections", c, "records"] => (c.to_string(), None),
+        ["api", "collections", c, "records", id] => (c.to_string(), Some(id.to_string())),
+        _ => return Err(ApiError::not_found()),
+    };
+    let headers = v
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((k.to_ascii_lowercase().replace('-', "_"), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = match v.get("body") {
+        Some(Value::Object(b)) => b.clone(),
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(_) => return Err(ApiError::invalid_request()),
+    };
+    Ok(Item { method, collection, id, query: query.into_iter().collect(), headers, body })
+}
+
+fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item) -> ApiResult<Value> {
+    let coll = app
+        .collection(&item.collection)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE))?;
+    let mut headers = outer.headers.clone();
+    headers.extend(item.headers);
+    let req = RequestCx {
+        auth: outer.auth.clone(),
+        query: item.query,
+        headers,
+        method: item.method.clone(),
+        body: Some(item.body),
+        now: outer.now,
+    };
+    let ok = |record| json!({"status": 200, "body": records::shape(record, &req)});
+    match (item.method.as_str(), item.id) {
+        ("POST", None) => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
+        ("PATCH", Some(id)) => records::update_in(conn, app, &coll, &id, &req, None).map(ok),
+        ("DELETE", Some(id)) => {
+            records::delete_in(conn, app, &coll, &id, &req).map(|()| json!({"status": 204, "body": null}))
+        }
+        ("PUT", None) => {
+            let id = req.body.as_ref().and_then(|b| b.get("id")).and_then(Value::as_str).map(str::to_owned);
+            match id {
+                Some(id) if records::exists(conn, &coll, &id)? => records::update_in(conn, app, &coll, &id, &req, None).map(ok),
+                _ => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
+            }
+        }
+        _ => Err(ApiError::invalid_request()),
+    }
+}
