@@ -1,0 +1,110 @@
+//! Hooks and custom routes live in the user's `src/hooks.rs`, which regeneration never
+//! touches: this test writes a hook and a route, regenerates from a changed schema, builds the
+//! crate, and checks that both still run in the real binary.
+
+mod support;
+
+use serde_json::{Value, json};
+
+const HOOKS_RS: &str = r#"//! Hand-written hooks: must survive regeneration.
+use baas_runtime::deps::axum::routing::get;
+use baas_runtime::deps::axum::{Json, Router};
+use baas_runtime::deps::serde_json::json;
+use baas_runtime::{ApiError, ApiResult, AppState, HookContext};
+
+use crate::generated::comments::CommentsHooks;
+use crate::generated::posts::{Post, PostsHooks};
+use crate::generated::users::UsersHooks;
+
+pub struct Hooks;
+
+impl UsersHooks for Hooks {}
+impl CommentsHooks for Hooks {}
+
+impl PostsHooks for Hooks {
+    fn before_create(&self, post: &mut Post, _cx: &HookContext<'_>) -> ApiResult<()> {
+        if post.title == "forbidden" {
+            return Err(ApiError::bad_request("No forbidden posts."));
+        }
+        post.title = post.title.to_uppercase();
+        // the field added by the schema change is typed here too
+        post.subtitle = format!("{} (checked)", post.subtitle);
+        Ok(())
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/hello", get(|| async { Json(json!({"hello": "world"})) }))
+}
+"#;
+
+fn call(agent: &ureq::Agent, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", t);
+    }
+    let mut resp = match body {
+        Some(b) => agent.run(req.header("Content-Type", "application/json").body(b.to_string()).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
+    }
+    .expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
+    let dir = support::e2e_target().join("crates").join("hooks");
+    let _ = std::fs::remove_dir_all(&dir);
+    support::generate("schemas/blog.yaml", &dir);
+    std::fs::write(dir.join("src/hooks.rs"), HOOKS_RS).unwrap();
+    // Cargo.toml is the user's too; a distinct name keeps this binary apart from the other
+    // generated blog crates in the shared target directory.
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().replace("name = \"blog-backend\"", "name = \"hooks-backend\"");
+    std::fs::write(dir.join("Cargo.toml"), &manifest).unwrap();
+
+    // The schema changes: posts gain a `subtitle`.
+    let changed = std::fs::read_to_string(support::root().join("schemas/blog.yaml"))
+        .unwrap()
+        .replace("      body:       { type: text }\n", "      body:       { type: text }\n      subtitle:   { type: text }\n");
+    assert!(changed.contains("subtitle"), "the schema edit did not apply");
+    let schema_path = support::e2e_target().join("hooks-blog.yaml");
+    std::fs::write(&schema_path, changed).unwrap();
+    let rel = schema_path.strip_prefix(support::root()).unwrap().to_str().unwrap().to_owned();
+    support::generate(&rel, &dir);
+    assert_eq!(std::fs::read_to_string(dir.join("src/hooks.rs")).unwrap(), HOOKS_RS, "regeneration touched hooks.rs");
+    assert!(std::fs::read_to_string(dir.join("src/generated/posts.rs")).unwrap().contains("pub subtitle: String"));
+
+    assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), manifest, "regeneration touched Cargo.toml");
+    let bin = support::build(&dir, "hooks-backend");
+    let server = support::start(&bin);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let url = |p: &str| format!("{}{p}", server.url);
+
+    let (status, body) = call(&agent, "GET", &url("/api/hello"), None, None);
+    assert_eq!((status, body), (200, json!({"hello": "world"})));
+
+    let signup = json!({"email": "h@example.com", "password": "password1", "passwordConfirm": "password1"});
+    let (status, user) = call(&agent, "POST", &url("/api/collections/users/records"), None, Some(signup));
+    assert_eq!(status, 200, "{user}");
+    let (_, auth) = call(
+        &agent,
+        "POST",
+        &url("/api/collections/users/auth-with-password"),
+        None,
+        Some(json!({"identity": "h@example.com", "password": "password1"})),
+    );
+    let token = auth["token"].as_str().expect("a token").to_owned();
+    let post = json!({"title": "quiet", "subtitle": "s", "author": user["id"]});
+    let (status, created) = call(&agent, "POST", &url("/api/collections/posts/records"), Some(&token), Some(post));
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["title"], "QUIET");
+    assert_eq!(created["subtitle"], "s (checked)");
+
+    let refused = json!({"title": "forbidden", "author": user["id"]});
+    let (status, body) = call(&agent, "POST", &url("/api/collections/posts/records"), Some(&token), Some(refused));
+    assert_eq!((status, body["message"].as_str()), (400, Some("No forbidden posts.")));
+    let (_, list) = call(&agent, "GET", &url("/api/collections/posts/records"), Some(&token), None);
+    assert_eq!(list["totalItems"], 1, "the refused create must not be written: {list}");
+}
