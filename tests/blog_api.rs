@@ -1506,7 +1506,6 @@ fn collections_by_id_coercion_and_multipart() {
 }
 
 #[test]
-#[ignore = "reason: client filters that traverse a relation (author.name ~ \"Alice\") ignore the related collection's list rule: anonymous callers and other users match through users they cannot read (pocketbase-api.md §6); the SQL compiler joins without rules"]
 fn client_filters_through_relations_apply_the_related_list_rule() {
     let api = Api::start();
     let alice = api.user("alice@example.com", "Alice");

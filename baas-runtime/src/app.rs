@@ -115,6 +115,23 @@ pub struct Coll {
     pub hooks: Arc<dyn RecordHooks>,
     /// `"posts"."id", "posts"."title", …`: every column, in field order.
     pub columns: String,
+    /// The list rule, typed: client filters reaching this collection through a relation are
+    /// joined through it. `None`: superusers only.
+    pub list_rule: Option<baas_schema::check::TExpr>,
+}
+
+/// Every rule of `schema` typed by the checker (`_superusers`, built in, has none).
+fn checked_rules(schema: &Schema) -> BTreeMap<(String, baas_schema::ir::Action), baas_schema::check::TExpr> {
+    let mut user = schema.clone();
+    user.collections.retain(|c| c.name != system::SUPERUSERS);
+    let mut diags = baas_schema::Diagnostics::new();
+    match baas_schema::check::check(&user, &mut diags) {
+        Some(checked) => checked.rules,
+        None => {
+            tracing::error!("the embedded schema does not check; relation filters will see nothing");
+            BTreeMap::new()
+        }
+    }
 }
 
 /// The shared state of a running backend: cheap to clone.
@@ -138,6 +155,7 @@ impl AppState {
         let mut collections = BTreeMap::new();
         let mut by_id = BTreeMap::new();
         let mut specs: BTreeMap<&str, CollectionSpec> = specs.into_iter().map(|s| (s.name, s)).collect();
+        let checked = checked_rules(&schema);
         for ir in &schema.collections {
             let spec = specs.remove(ir.name.as_str());
             let (rules, hooks): (RuleSet, Arc<dyn RecordHooks>) = match spec {
@@ -152,7 +170,8 @@ impl AppState {
                 .collect::<Vec<_>>()
                 .join(", ");
             by_id.insert(ir.id.clone(), ir.name.clone());
-            collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns }));
+            let list_rule = checked.get(&(ir.name.clone(), baas_schema::ir::Action::List)).cloned();
+            collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
         AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret }) }
@@ -178,6 +197,12 @@ impl AppState {
     pub fn collection(&self, name_or_id: &str) -> Option<Arc<Coll>> {
         let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
         self.inner.collections.get(name).cloned()
+    }
+
+    /// A collection by name or id, borrowed from the state.
+    pub fn collection_ref(&self, name_or_id: &str) -> Option<&Coll> {
+        let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
+        self.inner.collections.get(name).map(|c| &**c)
     }
 
     pub fn collections(&self) -> impl Iterator<Item = &Arc<Coll>> {

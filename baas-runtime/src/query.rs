@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use baas_schema::check::{Context, check_expr};
 use baas_schema::expr::ast::Root;
 use baas_schema::ir::{FieldType, Schema};
-use baas_schema::sql::{self, Dialect, Fragment, Target, quote};
+use baas_schema::check::TExpr;
+use baas_schema::sql::{self, Dialect, Fragment, Related, Target, quote};
 use baas_schema::{Diagnostics, expr};
 use serde_json::{Map, Value};
 
-use crate::app::{Coll, Record};
+use crate::app::{AppState, Coll, Record};
 use crate::error::{ApiError, msg};
 
 /// The longest `filter` accepted, as in PocketBase.
@@ -51,7 +52,7 @@ impl ListParams {
 /// Checks and compiles a client filter against `coll`. Non-superusers may not use
 /// `@request.*` or `@collection.*` (403); any other problem is a 400 with an empty body.
 pub fn compile_filter(
-    schema: &Schema,
+    app: &AppState,
     coll: &Coll,
     filter: &str,
     superuser: bool,
@@ -73,11 +74,21 @@ pub fn compile_filter(
             }
         }
     }
-    let cx = Context::filter(schema, &coll.ir);
+    let cx = Context::filter(app.schema(), &coll.ir);
     let mut diags = Diagnostics::new();
     let checked = check_expr(&cx, filter, &mut diags).ok_or_else(ApiError::invalid_request)?;
     let record = quote(&coll.ir.name);
-    Ok(sql::compile(&checked, Target { dialect, record: &record, first_param }))
+    let target = Target { dialect, record: &record, first_param };
+    if superuser {
+        return Ok(sql::compile(&checked, target));
+    }
+    // A filter reaches related collections only through what their list rules admit.
+    let related = |name: &str| match app.collection_ref(name).and_then(|c| c.list_rule.as_ref()) {
+        None => Related::Closed,
+        Some(TExpr::True) => Related::Open,
+        Some(rule) => Related::Filter(rule),
+    };
+    Ok(sql::compile_filter(&checked, target, &related))
 }
 
 /// Turns `sort=-created,title` into an `ORDER BY` list. Fields may be relation paths

@@ -244,7 +244,7 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
                 Gate::Filter(frag) => frag.binds.len(),
                 Gate::Open => 0,
             };
-            Some(query::compile_filter(app.schema(), &coll, f, req.is_superuser(), dialect, rule_binds + 1)?)
+            Some(query::compile_filter(app, &coll, f, req.is_superuser(), dialect, rule_binds + 1)?)
         }
         None => None,
     };

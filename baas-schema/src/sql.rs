@@ -83,7 +83,30 @@ pub struct Target<'a> {
 
 /// Compiles `expr` into a fragment for `target`.
 pub fn compile(expr: &TExpr, target: Target<'_>) -> Fragment {
-    let mut c = Compiler { target, out: Fragment::default(), aliases: 0 };
+    compile_with(expr, target, None)
+}
+
+/// What a client may see of a collection its filter reaches through a relation.
+#[derive(Clone, Copy, Debug)]
+pub enum Related<'r> {
+    /// Everything (public rule, or a superuser's filter).
+    Open,
+    /// Nothing (superusers-only rule).
+    Closed,
+    /// The rows its list rule admits.
+    Filter(&'r TExpr),
+}
+
+/// Compiles a client filter: every collection the filter reaches through a relation path is
+/// joined through that collection's list rule, as `related` gives it. (Rules themselves join
+/// without the related collection's rules; filters do, so a filter cannot probe rows its
+/// caller may not list.)
+pub fn compile_filter<'r>(expr: &TExpr, target: Target<'_>, related: &dyn Fn(&str) -> Related<'r>) -> Fragment {
+    compile_with(expr, target, Some(related))
+}
+
+fn compile_with<'r>(expr: &TExpr, target: Target<'_>, related: Option<&dyn Fn(&str) -> Related<'r>>) -> Fragment {
+    let mut c = Compiler { record: target.record.to_owned(), target, out: Fragment::default(), aliases: 0, related };
     let sql = c.expr(expr, false);
     c.out.sql = sql;
     c.out
@@ -110,10 +133,13 @@ pub fn column_type(ty: &FieldType, dialect: Dialect) -> &'static str {
     }
 }
 
-struct Compiler<'a> {
+struct Compiler<'a, 'f, 'r> {
     target: Target<'a>,
+    /// How the current record is named (the target's, or a join alias inside a related rule).
+    record: String,
     out: Fragment,
     aliases: usize,
+    related: Option<&'f dyn Fn(&str) -> Related<'r>>,
 }
 
 /// The FROM items and link conditions needed to reach an operand's values.
@@ -123,7 +149,7 @@ struct Scope {
     links: Vec<String>,
 }
 
-impl Compiler<'_> {
+impl Compiler<'_, '_, '_> {
     fn expr(&mut self, expr: &TExpr, nested_in_and: bool) -> String {
         match expr {
             TExpr::True => self.truth(true),
@@ -294,7 +320,7 @@ impl Compiler<'_> {
                     let col_ty = bind_ty(crate::check::field_ty(field_ty)).unwrap_or(SqlTy::Text);
                     let col_ty = if field_ty.is_multiple() { SqlTy::JsonArray } else { col_ty };
                     let value = self.param(BindValue::Body(field.clone()), col_ty);
-                    let stored = format!("{}.{}", self.target.record, quote(field));
+                    let stored = format!("{}.{}", self.record, quote(field));
                     let truthy = match self.target.dialect {
                         Dialect::Sqlite => format!("{set} = 1"),
                         Dialect::Postgres => set,
@@ -350,7 +376,7 @@ impl Compiler<'_> {
     /// read).
     fn column(&mut self, col: &ColumnRef, scope: &mut Scope, want: SqlTy) -> String {
         let mut at = match &col.root {
-            None => self.target.record.to_owned(),
+            None => self.record.to_owned(),
             Some(root) => {
                 let a = self.alias("c");
                 scope.from.push(format!("{} AS {a}", quote(&root.collection)));
@@ -387,6 +413,10 @@ impl Compiler<'_> {
                     scope.links.push(link);
                 }
             }
+            let to = match step {
+                Step::Forward { to, .. } | Step::Back { to, .. } => to,
+            };
+            self.restrict(to, &j, scope);
             at = j;
         }
         let column = format!("{at}.{}", quote(&col.field));
@@ -433,6 +463,24 @@ impl Compiler<'_> {
                 "(CASE WHEN jsonb_typeof(to_jsonb({column})) = 'boolean' THEN (to_jsonb({column}) #>> '{{}}')::boolean END)"
             ),
             (Dialect::Postgres, _) => format!("(to_jsonb({column}) #>> '{{}}')"),
+        }
+    }
+
+    /// Joins `collection` (aliased `alias`) through its list rule, for client filters.
+    fn restrict(&mut self, collection: &str, alias: &str, scope: &mut Scope) {
+        let Some(related) = self.related else { return };
+        match related(collection) {
+            Related::Open => {}
+            Related::Closed => scope.links.push(self.truth(false)),
+            Related::Filter(rule) => {
+                // The related rule is compiled for the joined row, without further restriction.
+                let record = std::mem::replace(&mut self.record, alias.to_owned());
+                self.related = None;
+                let sql = self.expr(rule, false);
+                self.related = Some(related);
+                self.record = record;
+                scope.links.push(format!("({sql})"));
+            }
         }
     }
 
