@@ -111,7 +111,7 @@ impl FromRequest<AppState> for RequestCx {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
-        let (mut parts, body) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let auth = authenticate(app, &parts.headers).await;
         let query = parse_query(&parts)?;
         let content_type =
@@ -131,7 +131,6 @@ impl FromRequest<AppState> for RequestCx {
                 }
             }
         };
-        let _ = &mut parts;
         Ok(RequestCx {
             auth,
             query,
