@@ -31,6 +31,8 @@ impl CheckedSchema {
 }
 
 /// A typed, resolved expression.
+// As with `Expr`: comparisons are the common leaf and stay unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum TExpr {
     True,

@@ -85,7 +85,7 @@ fn main() -> ExitCode {
 }
 
 /// Reads a schema file, or explains why it can't.
-fn read(path: &PathBuf) -> Result<SourceFile, ExitCode> {
+fn read(path: &Path) -> Result<SourceFile, ExitCode> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(SourceFile::new(path.display().to_string(), text)),
         Err(e) => {
@@ -95,7 +95,7 @@ fn read(path: &PathBuf) -> Result<SourceFile, ExitCode> {
     }
 }
 
-fn check(path: &PathBuf, format: Format) -> ExitCode {
+fn check(path: &Path, format: Format) -> ExitCode {
     let file = match read(path) {
         Ok(file) => file,
         Err(code) => return code,
@@ -150,7 +150,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Loads and checks a schema, printing diagnostics; `None` when it has errors.
-fn load(path: &PathBuf) -> Result<(SourceFile, baas::schema::CheckedSchema), ExitCode> {
+fn load(path: &Path) -> Result<(SourceFile, baas::schema::CheckedSchema), ExitCode> {
     let file = read(path)?;
     let (checked, diags) = baas::schema::load_yaml(&file);
     for d in diags.clone().into_sorted() {
@@ -223,10 +223,10 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
     }
 }
 
-fn dev(schema: &PathBuf, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -> ExitCode {
+fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -> ExitCode {
     let stem = schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
     let out = out.unwrap_or_else(|| PathBuf::from(".baas/dev").join(&stem));
-    let args = GenerateArgs { schema: schema.clone(), out: out.clone(), name: None, runtime_path: None, runtime_version: None };
+    let args = GenerateArgs { schema: schema.to_path_buf(), out: out.clone(), name: None, runtime_path: None, runtime_version: None };
     let code = generate(&args, false);
     if code != ExitCode::SUCCESS {
         return code;
