@@ -85,6 +85,11 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     let (status, body) = call(&agent, "GET", &url("/api/hello"), None, None);
     assert_eq!((status, body), (200, json!({"hello": "world"})));
 
+    // The OpenAPI document follows the changed schema and is served by the binary.
+    let (status, doc) = call(&agent, "GET", &url("/api/openapi.json"), None, None);
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
+    assert_eq!(doc["components"]["schemas"]["Post"]["properties"]["subtitle"]["type"], "string");
+
     let signup = json!({"email": "h@example.com", "password": "password1", "passwordConfirm": "password1"});
     let (status, user) = call(&agent, "POST", &url("/api/collections/users/records"), None, Some(signup));
     assert_eq!(status, 200, "{user}");
