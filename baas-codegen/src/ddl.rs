@@ -21,10 +21,10 @@ struct MigrationSql<'a> {
     views: Vec<View>,
 }
 
-struct Table {
-    name: String,
-    columns: Vec<String>,
-    indexes: Vec<String>,
+pub(crate) struct Table {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub indexes: Vec<String>,
 }
 
 struct View {
@@ -61,22 +61,35 @@ pub fn initial_migration(schema: &Schema, dialect: Dialect, source: &str) -> Str
     .expect("the migration template renders")
 }
 
-fn table(c: &Collection, dialect: Dialect) -> Table {
-    let columns = c.fields.iter().map(|f| column(f, dialect)).collect();
-    let mut indexes = Vec::new();
-    let mut seen: Vec<(Vec<String>, bool)> = Vec::new();
+pub(crate) fn table(c: &Collection, dialect: Dialect) -> Table {
+    let columns: Vec<String> = c.fields.iter().map(|f| column(f, dialect)).collect();
+    let indexes = indexes(c).into_iter().map(|i| i.sql).collect();
+    Table { name: quote(&c.name), columns, indexes }
+}
+
+/// An index of a table: its name and the statement that creates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct IndexDef {
+    pub name: String,
+    pub sql: String,
+}
+
+/// Every index of a collection: declared ones, unique fields, and the ones baas implies.
+pub(crate) fn indexes(c: &Collection) -> Vec<IndexDef> {
+    let mut out: Vec<IndexDef> = Vec::new();
     let mut add = |fields: Vec<String>, unique: bool| {
-        if fields.as_slice() == [system::ID] || seen.contains(&(fields.clone(), unique)) {
+        let name = index_name(&c.name, &fields, unique);
+        if fields.as_slice() == [system::ID] || out.iter().any(|i| i.name == name) {
             return;
         }
-        seen.push((fields.clone(), unique));
         let cols = fields.iter().map(|f| quote(f)).collect::<Vec<_>>().join(", ");
-        indexes.push(format!(
+        let sql = format!(
             "CREATE {}INDEX {} ON {} ({cols})",
             if unique { "UNIQUE " } else { "" },
-            quote(&index_name(&c.name, &fields, unique)),
+            quote(&name),
             quote(&c.name)
-        ));
+        );
+        out.push(IndexDef { name, sql });
     };
     for index in &c.indexes {
         add(index.fields.clone(), index.unique);
@@ -93,10 +106,10 @@ fn table(c: &Collection, dialect: Dialect) -> Table {
             add(vec![name.to_owned()], false);
         }
     }
-    Table { name: quote(&c.name), columns, indexes }
+    out
 }
 
-fn column(f: &Field, dialect: Dialect) -> String {
+pub(crate) fn column(f: &Field, dialect: Dialect) -> String {
     let ty = column_type(&f.ty, dialect);
     if f.name == system::ID {
         return format!("{} {ty} PRIMARY KEY NOT NULL", quote(&f.name));

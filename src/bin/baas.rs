@@ -67,6 +67,10 @@ struct GenerateArgs {
     /// Depend on this published version of baas-runtime instead of a path.
     #[arg(long, conflicts_with = "runtime_path")]
     runtime_version: Option<String>,
+    /// Generate a migration even when it loses data (drops a collection or field, changes a
+    /// field's type, adds a required field to existing records).
+    #[arg(long)]
+    allow_destructive: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -188,7 +192,27 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let files = baas::codegen::generate(&checked, &options(args, &file));
+    let previous = match baas::codegen::Previous::read(&args.out) {
+        Ok(previous) => previous,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let files = match baas::codegen::generate_from(&checked, &options(args, &file), previous.as_ref(), args.allow_destructive) {
+        Ok(files) => files,
+        Err(refused) => {
+            eprintln!("error: the schema change loses data, so no migration was generated:");
+            for change in &refused.changes {
+                eprintln!("  - {change}");
+            }
+            eprintln!(
+                "  = help: if that is intended, run again with --allow-destructive; \
+                 to rename instead, keep the data with `renamed_from: <old name>`"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if check_only {
         let stale = baas::codegen::stale(&args.out, &files);
         if stale.is_empty() {
@@ -226,7 +250,14 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
 fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -> ExitCode {
     let stem = schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
     let out = out.unwrap_or_else(|| PathBuf::from(".baas/dev").join(&stem));
-    let args = GenerateArgs { schema: schema.to_path_buf(), out: out.clone(), name: None, runtime_path: None, runtime_version: None };
+    let args = GenerateArgs {
+        schema: schema.to_path_buf(),
+        out: out.clone(),
+        name: None,
+        runtime_path: None,
+        runtime_version: None,
+        allow_destructive: false,
+    };
     let code = generate(&args, false);
     if code != ExitCode::SUCCESS {
         return code;
