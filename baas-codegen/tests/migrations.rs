@@ -162,6 +162,12 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
         assert_eq!(query(probe), expected, "after step '{what}' ({name})");
         // the data written before is intact
         assert_eq!(query("SELECT email FROM users"), "a@example.com", "after step '{what}'");
+        // a renamed collection keeps its wire id
+        if what == "rename a collection" {
+            let generated = std::fs::read_to_string(dir.join("src/generated/replies.rs")).unwrap();
+            let old_id = baas_schema::ir::Collection::default_id("comments");
+            assert!(generated.contains(&format!("\"{old_id}\"")), "replies lost the id of comments");
+        }
         // regenerating the same schema is an empty diff
         let again = generate_from(&checked, &options(), Some(&now), false).unwrap();
         let report = write(&dir, &again).unwrap();
