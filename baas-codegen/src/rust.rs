@@ -118,6 +118,11 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
     let hooks_doc = format!(
         " Hooks of `{name}`. Every method has a default that does nothing; override what you need in `src/hooks.rs`."
     );
+    let unimplemented = format!("`{{Self}}` does not implement the hooks of collection `{name}`");
+    let unimplemented_note = format!(
+        "add `impl crate::generated::{}::{hooks} for Hooks {{{{}}}}` to src/hooks.rs (every method has a default)",
+        module_ident(name)
+    );
     let list_path = format!("/api/collections/{name}/records");
     let one_path = format!("/api/collections/{name}/records/{{id}}");
     let list_path_id = format!("/api/collections/{id}/records");
@@ -168,6 +173,10 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
         }
 
         #[doc = #hooks_doc]
+        #[diagnostic::on_unimplemented(
+            message = #unimplemented,
+            note = #unimplemented_note
+        )]
         pub trait #hooks: Send + Sync + 'static {
             /// Before a record is inserted, inside the transaction; an error aborts the create.
             fn before_create(&self, #var: &mut #ty, cx: &HookContext<'_>) -> ApiResult<()> {
