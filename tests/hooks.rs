@@ -61,13 +61,16 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     std::fs::write(dir.join("src/hooks.rs"), HOOKS_RS).unwrap();
     // Cargo.toml is the user's too; a distinct name keeps this binary apart from the other
     // generated blog crates in the shared target directory.
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().replace("name = \"blog-backend\"", "name = \"hooks-backend\"");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .unwrap()
+        .replace("name = \"blog-backend\"", "name = \"hooks-backend\"");
     std::fs::write(dir.join("Cargo.toml"), &manifest).unwrap();
 
     // The schema changes: posts gain a `subtitle`.
-    let changed = std::fs::read_to_string(support::root().join("schemas/blog.yaml"))
-        .unwrap()
-        .replace("      body:       { type: text }\n", "      body:       { type: text }\n      subtitle:   { type: text }\n");
+    let changed = std::fs::read_to_string(support::root().join("schemas/blog.yaml")).unwrap().replace(
+        "      body:       { type: text }\n",
+        "      body:       { type: text }\n      subtitle:   { type: text }\n",
+    );
     assert!(changed.contains("subtitle"), "the schema edit did not apply");
     let schema_path = support::e2e_target().join("hooks-blog.yaml");
     std::fs::write(&schema_path, changed).unwrap();

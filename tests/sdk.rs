@@ -1,6 +1,6 @@
 //! The official PocketBase JS SDK (npm `pocketbase`, pinned in tests/sdk/package.json) as a
-//! real client of the generated blog backend: starts the backend, then runs
-//! `node --test` on tests/sdk/*.test.mjs against it. Needs Node 20+ and
+//! real client of the generated blog backend, on SQLite and on PostgreSQL: starts the backend,
+//! then runs `node --test` on tests/sdk/*.test.mjs against it. Needs Node 20+ and
 //! `npm ci --prefix tests/sdk`.
 
 mod support;
@@ -9,6 +9,15 @@ use std::process::Command;
 
 #[test]
 fn pocketbase_js_sdk_against_the_blog_backend() {
+    run_sdk_tests(support::Engine::from_env());
+}
+
+#[test]
+fn pocketbase_js_sdk_against_the_blog_backend_on_postgres() {
+    run_sdk_tests(support::Engine::Postgres);
+}
+
+fn run_sdk_tests(engine: support::Engine) {
     let root = support::root();
     let sdk = root.join("tests").join("sdk");
     assert!(
@@ -27,7 +36,7 @@ fn pocketbase_js_sdk_against_the_blog_backend() {
     files.sort();
     assert!(!files.is_empty(), "no tests/sdk/*.test.mjs files");
 
-    let server = support::start(support::blog_binary());
+    let server = support::start_on(support::blog_binary(), engine);
     let output = Command::new("node")
         .args(["--test", "--test-reporter=spec"])
         .args(&files)
@@ -43,7 +52,7 @@ fn pocketbase_js_sdk_against_the_blog_backend() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "`node --test` on tests/sdk/*.test.mjs failed ({}) against {}:\n{stdout}\n{stderr}",
+        "`node --test` on tests/sdk/*.test.mjs failed ({}) against {} ({engine:?}):\n{stdout}\n{stderr}",
         output.status,
         server.url
     );

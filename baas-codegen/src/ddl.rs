@@ -61,8 +61,16 @@ pub fn initial_migration(schema: &Schema, dialect: Dialect, source: &str) -> Str
     .expect("the migration template renders")
 }
 
+/// The PostgreSQL column that numbers rows in insertion order (SQLite has `rowid`). It is never
+/// selected or written by the runtime, only sorted on.
+pub const POSTGRES_ROWID: &str = "_rowid";
+
 pub(crate) fn table(c: &Collection, dialect: Dialect) -> Table {
-    let columns: Vec<String> = c.fields.iter().map(|f| column(f, dialect)).collect();
+    let mut columns: Vec<String> = c.fields.iter().map(|f| column(f, dialect)).collect();
+    if dialect == Dialect::Postgres {
+        // Insertion order, which SQLite's rowid gives: the default order of a list.
+        columns.push(format!("{} BIGINT GENERATED ALWAYS AS IDENTITY", quote(POSTGRES_ROWID)));
+    }
     let indexes = indexes(c).into_iter().map(|i| i.sql).collect();
     Table { name: quote(&c.name), columns, indexes }
 }
@@ -110,7 +118,12 @@ pub(crate) fn indexes(c: &Collection) -> Vec<IndexDef> {
 }
 
 pub(crate) fn column(f: &Field, dialect: Dialect) -> String {
-    let ty = column_type(&f.ty, dialect);
+    let ty = match (column_type(&f.ty, dialect), dialect) {
+        // Byte order, as SQLite compares and sorts text, whatever the server's locale; `ILIKE`
+        // then folds ASCII only, like SQLite's `LIKE`.
+        ("TEXT", Dialect::Postgres) => "TEXT COLLATE \"C\"",
+        (ty, _) => ty,
+    };
     if f.name == system::ID {
         return format!("{} {ty} PRIMARY KEY NOT NULL", quote(&f.name));
     }

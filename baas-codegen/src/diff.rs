@@ -35,10 +35,8 @@ impl Plan {
     /// A file-name-safe name for the migration (`add_posts_subtitle`).
     pub fn name(&self) -> String {
         let first = self.changes.first().map_or("schema", |c| c.summary.as_str());
-        let mut name: String = first
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-            .collect();
+        let mut name: String =
+            first.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
         while name.contains("__") {
             name = name.replace("__", "_");
         }
@@ -98,7 +96,8 @@ impl Differ<'_> {
                     self.change(format!("add collection {}", new_c.name), false);
                     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
                         let t = ddl::table(new_c, dialect);
-                        let mut stmts = vec![format!("CREATE TABLE {} (\n    {}\n)", t.name, t.columns.join(",\n    "))];
+                        let mut stmts =
+                            vec![format!("CREATE TABLE {} (\n    {}\n)", t.name, t.columns.join(",\n    "))];
                         stmts.extend(t.indexes);
                         self.push(dialect, stmts);
                     }
@@ -122,7 +121,8 @@ impl Differ<'_> {
             self.change("change views".into(), false);
         }
         if old_views != new_views || (!self.plan.sqlite.is_empty() && !new_views.is_empty()) {
-            let drops: Vec<String> = old_views.iter().map(|(n, _)| format!("DROP VIEW IF EXISTS {}", quote(n))).collect();
+            let drops: Vec<String> =
+                old_views.iter().map(|(n, _)| format!("DROP VIEW IF EXISTS {}", quote(n))).collect();
             for list in [&mut self.plan.sqlite, &mut self.plan.postgres] {
                 list.splice(0..0, drops.iter().cloned());
             }
@@ -174,7 +174,9 @@ impl Differ<'_> {
         let dropped: Vec<&Field> = old
             .fields
             .iter()
-            .filter(|o| !new.fields.iter().any(|f| f.name == o.name || f.renamed_from.as_deref() == Some(o.name.as_str())))
+            .filter(|o| {
+                !new.fields.iter().any(|f| f.name == o.name || f.renamed_from.as_deref() == Some(o.name.as_str()))
+            })
             .collect();
         for o in &dropped {
             self.change(format!("drop field {name}.{}", o.name), true);
@@ -183,11 +185,17 @@ impl Differ<'_> {
         for (o, f) in renamed.iter().copied().chain(kept.iter().copied()) {
             if o.name != f.name {
                 self.change(format!("rename field {name}.{} to {}", o.name, f.name), false);
-                self.both(format!("ALTER TABLE {} RENAME COLUMN {} TO {}", quote(name), quote(&o.name), quote(&f.name)));
+                self.both(format!(
+                    "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                    quote(name),
+                    quote(&o.name),
+                    quote(&f.name)
+                ));
             }
             if storage(&o.ty) != storage(&f.ty) {
                 // Anything single converts to text without loss; every other change narrows.
-                let widening = !o.ty.is_multiple() && !f.ty.is_multiple() && column_type(&f.ty, Dialect::Sqlite) == "TEXT";
+                let widening =
+                    !o.ty.is_multiple() && !f.ty.is_multiple() && column_type(&f.ty, Dialect::Sqlite) == "TEXT";
                 self.change(
                     format!("change type of {name}.{} from {} to {}", f.name, describe(&o.ty), describe(&f.ty)),
                     !widening,
@@ -229,7 +237,9 @@ impl Differ<'_> {
         let mut target = new.clone();
         target.name = tmp.clone();
         // Columns added by this migration come with ALTER TABLE afterwards.
-        target.fields.retain(|f| old.fields.iter().any(|o| o.name == f.name || f.renamed_from.as_deref() == Some(o.name.as_str())));
+        target.fields.retain(|f| {
+            old.fields.iter().any(|o| o.name == f.name || f.renamed_from.as_deref() == Some(o.name.as_str()))
+        });
         let t = ddl::table(&target, Dialect::Sqlite);
         let mut stmts = vec![format!("CREATE TABLE {} (\n    {}\n)", t.name, t.columns.join(",\n    "))];
         let cols: Vec<String> = target.fields.iter().map(|f| quote(&f.name)).collect();
@@ -239,7 +249,10 @@ impl Differ<'_> {
             .map(|f| {
                 // the old column has been renamed already, so it carries the new name
                 let from = quote(&f.name);
-                match (old.fields.iter().find(|o| o.name == f.name || f.renamed_from.as_deref() == Some(o.name.as_str())), &f.ty) {
+                match (
+                    old.fields.iter().find(|o| o.name == f.name || f.renamed_from.as_deref() == Some(o.name.as_str())),
+                    &f.ty,
+                ) {
                     (Some(o), ty) if storage(&o.ty) != storage(ty) => convert_sqlite(&from, &o.ty, ty),
                     _ => from,
                 }
@@ -257,7 +270,13 @@ impl Differ<'_> {
         self.plan.sqlite.extend(stmts);
     }
 
-    fn alter_postgres(&mut self, new: &Collection, dropped: &[&Field], kept: &[(&Field, &Field)], renamed: &[(&Field, &Field)]) {
+    fn alter_postgres(
+        &mut self,
+        new: &Collection,
+        dropped: &[&Field],
+        kept: &[(&Field, &Field)],
+        renamed: &[(&Field, &Field)],
+    ) {
         let name = quote(&new.name);
         for o in dropped {
             self.plan.postgres.push(format!("ALTER TABLE {name} DROP COLUMN {}", quote(&o.name)));
@@ -314,7 +333,9 @@ fn convert_sqlite(col: &str, from: &FieldType, to: &FieldType) -> String {
         (false, true) => format!("CASE WHEN {col} = '' THEN '[]' ELSE json_array({col}) END"),
         (true, false) => format!("COALESCE(json_extract({col}, '$[#-1]'), '')"),
         _ => match column_type(to, Dialect::Sqlite) {
-            "INTEGER" | "REAL" => format!("COALESCE(CAST(NULLIF({col}, '') AS {}), 0)", column_type(to, Dialect::Sqlite)),
+            "INTEGER" | "REAL" => {
+                format!("COALESCE(CAST(NULLIF({col}, '') AS {}), 0)", column_type(to, Dialect::Sqlite))
+            }
             _ => format!("CAST({col} AS TEXT)"),
         },
     }

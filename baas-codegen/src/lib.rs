@@ -65,7 +65,8 @@ impl Previous {
     pub fn read(out: &Path) -> Result<Option<Previous>, String> {
         let snapshot = out.join("migrations/schema.json");
         let Ok(text) = std::fs::read_to_string(&snapshot) else { return Ok(None) };
-        let schema = serde_json::from_str(&text).map_err(|e| format!("{} is not a schema snapshot: {e}", snapshot.display()))?;
+        let schema =
+            serde_json::from_str(&text).map_err(|e| format!("{} is not a schema snapshot: {e}", snapshot.display()))?;
         let dir = out.join("migrations/sqlite");
         let mut migrations: Vec<String> = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
@@ -167,9 +168,8 @@ pub fn generate_from(
 fn carry_ids(schema: &CheckedSchema, previous: &baas_schema::Schema) -> CheckedSchema {
     let mut schema = schema.clone();
     for c in &mut schema.schema.collections {
-        let before = previous
-            .collection(&c.name)
-            .or_else(|| c.renamed_from.as_deref().and_then(|r| previous.collection(r)));
+        let before =
+            previous.collection(&c.name).or_else(|| c.renamed_from.as_deref().and_then(|r| previous.collection(r)));
         if let Some(before) = before
             && c.id == baas_schema::ir::Collection::default_id(&c.name)
         {

@@ -16,7 +16,8 @@ const KEYWORDS: &[&str] = &[
 /// A field's Rust name: snake case, keywords as raw identifiers (`type` → `r#type`).
 pub fn field_ident(name: &str) -> Ident {
     let snake = name.to_snake_case();
-    let snake = if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) { format!("f_{snake}") } else { snake };
+    let snake =
+        if snake.is_empty() || snake.starts_with(|c: char| c.is_ascii_digit()) { format!("f_{snake}") } else { snake };
     match snake.as_str() {
         // these cannot be raw identifiers
         "self" | "Self" | "super" | "crate" | "_" => format_ident!("{snake}_"),
@@ -46,7 +47,9 @@ pub fn record_type(collection: &str) -> Ident {
     };
     match singular.as_str() {
         // names the generated module uses itself
-        "Adapter" | "Hooks" | "Record" | "Value" | "Json" | "State" | "Path" | "Arc" => format_ident!("{singular}Record"),
+        "Adapter" | "Hooks" | "Record" | "Value" | "Json" | "State" | "Path" | "Arc" => {
+            format_ident!("{singular}Record")
+        }
         s => format_ident!("{s}"),
     }
 }

@@ -9,15 +9,18 @@ use serde_json::{Map, Value, json};
 pub fn document(schema: &CheckedSchema, title: &str) -> String {
     let mut paths = Map::new();
     let mut schemas = Map::new();
-    schemas.insert("Error".into(), json!({
-        "type": "object",
-        "required": ["status", "message", "data"],
-        "properties": {
-            "status": {"type": "integer"},
-            "message": {"type": "string"},
-            "data": {"type": "object", "description": "Per-field errors: {field: {code, message, params?}}"}
-        }
-    }));
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["status", "message", "data"],
+            "properties": {
+                "status": {"type": "integer"},
+                "message": {"type": "string"},
+                "data": {"type": "object", "description": "Per-field errors: {field: {code, message, params?}}"}
+            }
+        }),
+    );
     paths.insert("/api/health".into(), json!({"get": {
         "summary": "Health check",
         "operationId": "health",
@@ -65,11 +68,14 @@ pub fn document(schema: &CheckedSchema, title: &str) -> String {
             }
         }));
         let mut one_path = Map::new();
-        one_path.insert("get".into(), json!({
-            "summary": format!("View one of {name}"), "operationId": format!("view_{name}"), "tags": [name],
-            "parameters": [id_parameter(), query_parameter("expand"), query_parameter("fields")],
-            "responses": {"200": ok("The record"), "404": error_ref("Missing, or hidden by the view rule")}
-        }));
+        one_path.insert(
+            "get".into(),
+            json!({
+                "summary": format!("View one of {name}"), "operationId": format!("view_{name}"), "tags": [name],
+                "parameters": [id_parameter(), query_parameter("expand"), query_parameter("fields")],
+                "responses": {"200": ok("The record"), "404": error_ref("Missing, or hidden by the view rule")}
+            }),
+        );
         if !c.is_view() {
             collection_path.insert("post".into(), json!({
                 "summary": format!("Create one of {name}"), "operationId": format!("create_{name}"), "tags": [name],
@@ -108,10 +114,13 @@ pub fn document(schema: &CheckedSchema, title: &str) -> String {
                 "security": [{"token": []}],
                 "responses": {"200": auth_ok, "401": error_ref("No valid token")}
             }}));
-            paths.insert(format!("/api/collections/{name}/auth-methods"), json!({"get": {
-                "summary": "Sign-in methods", "operationId": format!("auth_methods_{name}"), "tags": [name],
-                "responses": {"200": {"description": "The methods"}}
-            }}));
+            paths.insert(
+                format!("/api/collections/{name}/auth-methods"),
+                json!({"get": {
+                    "summary": "Sign-in methods", "operationId": format!("auth_methods_{name}"), "tags": [name],
+                    "responses": {"200": {"description": "The methods"}}
+                }}),
+            );
         }
     }
     let doc = json!({
@@ -162,7 +171,9 @@ fn value_schema(f: &Field) -> Value {
             values.push(json!(""));
             json!({"enum": values})
         }
-        FieldType::Text { min, max, pattern } => json!({"type": "string", "minLength": min, "maxLength": max, "pattern": pattern}),
+        FieldType::Text { min, max, pattern } => {
+            json!({"type": "string", "minLength": min, "maxLength": max, "pattern": pattern})
+        }
         FieldType::Email => json!({"type": "string", "format": "email"}),
         FieldType::Url => json!({"type": "string", "format": "uri"}),
         _ => json!({"type": "string"}),

@@ -328,7 +328,8 @@ fn rule_set(schema: &CheckedSchema, c: &Collection) -> TokenStream {
             Some(TExpr::True) => quote! { Some(::baas_runtime::CompiledRule::Public) },
             Some(texpr) => {
                 let record = sql::quote(&c.name);
-                let compile = |dialect| fragment(&sql::compile(texpr, Target { dialect, record: &record, first_param: 1 }));
+                let compile =
+                    |dialect| fragment(&sql::compile(texpr, Target { dialect, record: &record, first_param: 1 }));
                 let (sqlite, postgres) = (compile(Dialect::Sqlite), compile(Dialect::Postgres));
                 quote! { Some(::baas_runtime::CompiledRule::Filter { sqlite: #sqlite, postgres: #postgres }) }
             }

@@ -82,7 +82,9 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
     let pg = Pg::create();
     let apply = |name: &str| {
         let sql = std::fs::read_to_string(dir.join("migrations/sqlite").join(name)).unwrap();
-        sqlite.execute_batch(&format!("BEGIN; {sql}\nCOMMIT;")).unwrap_or_else(|e| panic!("{name} on SQLite: {e}\n{sql}"));
+        sqlite
+            .execute_batch(&format!("BEGIN; {sql}\nCOMMIT;"))
+            .unwrap_or_else(|e| panic!("{name} on SQLite: {e}\n{sql}"));
         if let Some(pg) = &pg {
             pg.run(&std::fs::read_to_string(dir.join("migrations/postgres").join(name)).unwrap());
         }
@@ -119,30 +121,132 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
     // (description, edit of the schema text, needs --allow-destructive, check afterwards)
     type Step = (&'static str, fn(&str) -> String, bool, &'static str, &'static str);
     let steps: Vec<Step> = vec![
-        ("add a field", |t| edit(t, "      body:       { type: text }\n", "      body:       { type: text }\n      subtitle:   { type: text }\n"), false,
-         "SELECT title || '|' || subtitle || '|' FROM posts", "Hello||"),
-        ("rename a field", |t| edit(t, "      text:   { type: text, required: true }", "      content: { type: text, required: true, renamed_from: text }"), false,
-         "SELECT content FROM comments", "First!"),
-        ("add a collection", |t| edit(t, "  comments:\n", "  labels:\n    fields:\n      label: { type: text, unique: true }\n  comments:\n"), false,
-         "SELECT COUNT(*) FROM labels", "0"),
-        ("add an index", |t| edit(t, "      - [author, created]\n", "      - [author, created]\n      - [published]\n"), false,
-         "SELECT COUNT(*) FROM posts WHERE published = FALSE", "1"),
-        ("change options", |t| edit(&edit(t, "required: true, max: 200 }", "required: true, max: 300 }"), "values: [news, tech, life]", "values: [news, tech, life, sports]"), false,
-         "SELECT tags FROM posts", "[\"tech\"]"),
-        ("change a rule", |t| edit(t, "      list:   \"published = true || author = @request.auth.id\"", "      list:   \"published = true\""), false,
-         "SELECT COUNT(*) FROM posts", "1"),
-        ("rename a collection", |t| edit(t, "  comments:\n    fields:", "  replies:\n    renamed_from: comments\n    fields:"), false,
-         "SELECT content FROM replies", "First!"),
-        ("widen a type", |t| edit(t, "      views:      { type: number, integer: true, min: 0 }", "      views:      { type: text }"), false,
-         "SELECT views FROM posts", "7"),
-        ("drop a field", |t| edit(t, "      attachment: { type: file, max_size: 1MiB }\n", ""), true,
-         "SELECT title FROM posts", "Hello"),
-        ("drop a collection", |t| edit(t, "  labels:\n    fields:\n      label: { type: text, unique: true }\n", ""), true,
-         "SELECT COUNT(*) FROM posts", "1"),
-        ("add a view", |t| format!("{t}  post_stats:\n    type: view\n    query: \"SELECT posts.id, posts.title, COUNT(replies.id) AS replies FROM posts LEFT JOIN replies ON replies.post = posts.id GROUP BY posts.id, posts.title\"\n    rules:\n      list: \"\"\n"), false,
-         "SELECT replies FROM post_stats", "1"),
-        ("change a table under a view", |t| edit(t, "      body:       { type: text }\n", "      body:       { type: text }\n      summary:    { type: text }\n"), false,
-         "SELECT title || '|' || summary || '|' FROM posts", "Hello||"),
+        (
+            "add a field",
+            |t| {
+                edit(
+                    t,
+                    "      body:       { type: text }\n",
+                    "      body:       { type: text }\n      subtitle:   { type: text }\n",
+                )
+            },
+            false,
+            "SELECT title || '|' || subtitle || '|' FROM posts",
+            "Hello||",
+        ),
+        (
+            "rename a field",
+            |t| {
+                edit(
+                    t,
+                    "      text:   { type: text, required: true }",
+                    "      content: { type: text, required: true, renamed_from: text }",
+                )
+            },
+            false,
+            "SELECT content FROM comments",
+            "First!",
+        ),
+        (
+            "add a collection",
+            |t| {
+                edit(
+                    t,
+                    "  comments:\n",
+                    "  labels:\n    fields:\n      label: { type: text, unique: true }\n  comments:\n",
+                )
+            },
+            false,
+            "SELECT COUNT(*) FROM labels",
+            "0",
+        ),
+        (
+            "add an index",
+            |t| edit(t, "      - [author, created]\n", "      - [author, created]\n      - [published]\n"),
+            false,
+            "SELECT COUNT(*) FROM posts WHERE published = FALSE",
+            "1",
+        ),
+        (
+            "change options",
+            |t| {
+                edit(
+                    &edit(t, "required: true, max: 200 }", "required: true, max: 300 }"),
+                    "values: [news, tech, life]",
+                    "values: [news, tech, life, sports]",
+                )
+            },
+            false,
+            "SELECT tags FROM posts",
+            "[\"tech\"]",
+        ),
+        (
+            "change a rule",
+            |t| {
+                edit(
+                    t,
+                    "      list:   \"published = true || author = @request.auth.id\"",
+                    "      list:   \"published = true\"",
+                )
+            },
+            false,
+            "SELECT COUNT(*) FROM posts",
+            "1",
+        ),
+        (
+            "rename a collection",
+            |t| edit(t, "  comments:\n    fields:", "  replies:\n    renamed_from: comments\n    fields:"),
+            false,
+            "SELECT content FROM replies",
+            "First!",
+        ),
+        (
+            "widen a type",
+            |t| {
+                edit(t, "      views:      { type: number, integer: true, min: 0 }", "      views:      { type: text }")
+            },
+            false,
+            "SELECT views FROM posts",
+            "7",
+        ),
+        (
+            "drop a field",
+            |t| edit(t, "      attachment: { type: file, max_size: 1MiB }\n", ""),
+            true,
+            "SELECT title FROM posts",
+            "Hello",
+        ),
+        (
+            "drop a collection",
+            |t| edit(t, "  labels:\n    fields:\n      label: { type: text, unique: true }\n", ""),
+            true,
+            "SELECT COUNT(*) FROM posts",
+            "1",
+        ),
+        (
+            "add a view",
+            |t| {
+                format!(
+                    "{t}  post_stats:\n    type: view\n    query: \"SELECT posts.id, posts.title, COUNT(replies.id) AS replies FROM posts LEFT JOIN replies ON replies.post = posts.id GROUP BY posts.id, posts.title\"\n    rules:\n      list: \"\"\n"
+                )
+            },
+            false,
+            "SELECT replies FROM post_stats",
+            "1",
+        ),
+        (
+            "change a table under a view",
+            |t| {
+                edit(
+                    t,
+                    "      body:       { type: text }\n",
+                    "      body:       { type: text }\n      summary:    { type: text }\n",
+                )
+            },
+            false,
+            "SELECT title || '|' || summary || '|' FROM posts",
+            "Hello||",
+        ),
     ];
 
     for (i, (what, step, destructive, probe, expected)) in steps.into_iter().enumerate() {
@@ -153,7 +257,8 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
             let refused = generate_from(&checked, &options(), Some(&previous), false).expect_err(what);
             assert!(!refused.changes.is_empty(), "{what}: refused without naming the change");
         }
-        let files = generate_from(&checked, &options(), Some(&previous), destructive).unwrap_or_else(|r| panic!("{what}: {r:?}"));
+        let files = generate_from(&checked, &options(), Some(&previous), destructive)
+            .unwrap_or_else(|r| panic!("{what}: {r:?}"));
         write(&dir, &files).unwrap();
         let now = Previous::read(&dir).unwrap().unwrap();
         assert_eq!(now.migrations.len(), i + 2, "step {what} wrote no migration");

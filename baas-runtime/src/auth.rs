@@ -15,7 +15,9 @@ use crate::request::{Caller, RequestCx};
 use crate::{expand, password, query, records, token};
 
 fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
-    app.collection(name).filter(|c| c.ir.is_auth()).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_AUTH_COLLECTION))
+    app.collection(name)
+        .filter(|c| c.ir.is_auth())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_AUTH_COLLECTION))
 }
 
 /// A signed token for `record` of `coll`.
@@ -104,7 +106,11 @@ fn dummy_hash() -> &'static str {
 }
 
 /// `POST /api/collections/{c}/auth-refresh`
-pub async fn auth_refresh(State(app): State<AppState>, Path(name): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
+pub async fn auth_refresh(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    req: RequestCx,
+) -> ApiResult<Json<Value>> {
     let coll = auth_collection(&app, &name)?;
     let caller = req.auth.clone().ok_or_else(ApiError::unauthorized)?;
     if caller.collection.ir.name != coll.ir.name {
@@ -114,7 +120,11 @@ pub async fn auth_refresh(State(app): State<AppState>, Path(name): Path<String>,
 }
 
 /// `GET /api/collections/{c}/auth-methods`
-pub async fn auth_methods(State(app): State<AppState>, Path(name): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
+pub async fn auth_methods(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    req: RequestCx,
+) -> ApiResult<Json<Value>> {
     auth_collection(&app, &name)?;
     let mut body = json!({
         "mfa": {"enabled": false, "duration": 0},
@@ -133,7 +143,11 @@ pub async fn auth_methods(State(app): State<AppState>, Path(name): Path<String>,
 
 /// `POST .../request-verification` and `.../request-password-reset`: 204 whether or not the
 /// address is known (no mail server is configured, nothing is sent).
-pub async fn request_email(State(app): State<AppState>, Path(name): Path<String>, req: RequestCx) -> ApiResult<StatusCode> {
+pub async fn request_email(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    req: RequestCx,
+) -> ApiResult<StatusCode> {
     auth_collection(&app, &name)?;
     let email = req.body.as_ref().and_then(|b| b.get("email")).and_then(Value::as_str).unwrap_or_default();
     let mut errors = FieldErrors::new();

@@ -29,7 +29,8 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
     if !settings.enabled {
         return Err(ApiError::forbidden(msg::BATCH_DISABLED));
     }
-    let requests = req.body.as_ref().and_then(|b| b.get("requests")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let requests =
+        req.body.as_ref().and_then(|b| b.get("requests")).and_then(Value::as_array).cloned().unwrap_or_default();
     if requests.is_empty() {
         return Err(invalid(json!({"requests": {"code": "validation_required", "message": "Cannot be blank."}})));
     }
@@ -127,7 +128,9 @@ fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item) -> ApiRes
         ("PUT", None) => {
             let id = req.body.as_ref().and_then(|b| b.get("id")).and_then(Value::as_str).map(str::to_owned);
             match id {
-                Some(id) if records::exists(conn, &coll, &id)? => records::update_in(conn, app, &coll, &id, &req, None).map(ok),
+                Some(id) if records::exists(conn, &coll, &id)? => {
+                    records::update_in(conn, app, &coll, &id, &req, None).map(ok)
+                }
                 _ => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
             }
         }

@@ -1,16 +1,22 @@
-//! Database access: a small pool of SQLite connections (one writer, several readers, WAL) and
-//! the value type that crosses between records and SQL.
+//! Database access, one API over two engines: a small pool of SQLite connections (one writer,
+//! several readers, WAL) or of PostgreSQL clients, and the value type that crosses between
+//! records and SQL.
 //!
 //! The records engine is synchronous code that runs on a blocking thread with one connection
-//! ([`Db::read`], [`Db::write`]); statements go through rusqlite's statement cache, so each
-//! distinct SQL text is prepared once per connection.
+//! ([`Db::read`], [`Db::write`]); statements are prepared once per connection and cached
+//! (rusqlite's statement cache; a map of prepared statements per PostgreSQL client). Dialect
+//! differences the engine cannot express in portable SQL are asked of [`Conn`]
+//! ([`Conn::dialect`], [`Conn::placeholder`]).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use baas_schema::sql::Dialect;
+use postgres::types::{IsNull, ToSql as PgToSql, Type};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, ToSql};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::error::ApiError;
 
@@ -24,7 +30,7 @@ pub enum SqlValue {
     Bool(bool),
 }
 
-impl ToSql for SqlValue {
+impl rusqlite::ToSql for SqlValue {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match self {
             SqlValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
@@ -36,6 +42,51 @@ impl ToSql for SqlValue {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+/// PostgreSQL is strictly typed: a value is converted to the type the server expects for its
+/// parameter (a JSON text to `jsonb`, an integer to `float8`, …).
+impl PgToSql for SqlValue {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+        if *self == SqlValue::Null {
+            return Ok(IsNull::Yes);
+        }
+        match *ty {
+            Type::INT8 => self.to_i64()?.to_sql(ty, out),
+            Type::INT4 => i32::try_from(self.to_i64()?)?.to_sql(ty, out),
+            Type::INT2 => i16::try_from(self.to_i64()?)?.to_sql(ty, out),
+            Type::FLOAT8 => self.to_f64()?.to_sql(ty, out),
+            Type::FLOAT4 => (self.to_f64()? as f32).to_sql(ty, out),
+            Type::BOOL => match self {
+                SqlValue::Bool(b) => b.to_sql(ty, out),
+                SqlValue::Int(i) => (*i != 0).to_sql(ty, out),
+                SqlValue::Real(f) => (*f != 0.0).to_sql(ty, out),
+                SqlValue::Text(s) => (s == "true" || s == "1").to_sql(ty, out),
+                SqlValue::Null => unreachable!(),
+            },
+            Type::JSON | Type::JSONB => {
+                let json = match self {
+                    SqlValue::Text(s) => {
+                        serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
+                    }
+                    SqlValue::Int(i) => serde_json::json!(i),
+                    SqlValue::Real(f) => serde_json::json!(f),
+                    SqlValue::Bool(b) => serde_json::Value::Bool(*b),
+                    SqlValue::Null => unreachable!(),
+                };
+                json.to_sql(ty, out)
+            }
+            _ => self.text().to_sql(&Type::TEXT, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
 impl SqlValue {
     fn from_ref(v: ValueRef<'_>) -> SqlValue {
         match v {
@@ -43,6 +94,55 @@ impl SqlValue {
             ValueRef::Integer(i) => SqlValue::Int(i),
             ValueRef::Real(f) => SqlValue::Real(f),
             ValueRef::Text(t) | ValueRef::Blob(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+        }
+    }
+
+    /// Column `i` of a PostgreSQL row, read by its type.
+    fn from_pg(row: &postgres::Row, i: usize) -> Result<SqlValue, postgres::Error> {
+        let ty = row.columns()[i].type_().clone();
+        Ok(match ty {
+            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(SqlValue::Null, SqlValue::Bool),
+            Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(SqlValue::Null, SqlValue::Int),
+            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
+            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
+            Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map_or(SqlValue::Null, SqlValue::Real),
+            Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Real(v.into())),
+            Type::JSON | Type::JSONB => row
+                .try_get::<_, Option<serde_json::Value>>(i)?
+                .map_or(SqlValue::Null, |v| SqlValue::Text(v.to_string())),
+            Type::NUMERIC => row.try_get::<_, Option<Numeric>>(i)?.map_or(SqlValue::Null, |n| SqlValue::Real(n.0)),
+            _ => match row.try_get::<_, Option<String>>(i) {
+                Ok(v) => v.map_or(SqlValue::Null, SqlValue::Text),
+                // A type without a text mapping here (numeric, timestamps in a view, …).
+                Err(_) => SqlValue::Null,
+            },
+        })
+    }
+
+    fn text(&self) -> String {
+        match self {
+            SqlValue::Null => String::new(),
+            SqlValue::Int(i) => i.to_string(),
+            SqlValue::Real(f) => f.to_string(),
+            SqlValue::Text(s) => s.clone(),
+            SqlValue::Bool(b) => b.to_string(),
+        }
+    }
+
+    fn to_i64(&self) -> Result<i64, BoxError> {
+        match self {
+            SqlValue::Text(s) => Ok(s.trim().parse::<f64>().map(|f| f as i64)?),
+            v => Ok(v.as_i64().unwrap_or(0)),
+        }
+    }
+
+    fn to_f64(&self) -> Result<f64, BoxError> {
+        match self {
+            SqlValue::Int(i) => Ok(*i as f64),
+            SqlValue::Real(f) => Ok(*f),
+            SqlValue::Bool(b) => Ok(f64::from(u8::from(*b))),
+            SqlValue::Text(s) => Ok(s.trim().parse()?),
+            SqlValue::Null => Ok(0.0),
         }
     }
 
@@ -63,52 +163,321 @@ impl SqlValue {
     }
 }
 
+/// A PostgreSQL `numeric` (`SUM` of integers in a view, …), read as a float.
+struct Numeric(f64);
+
+impl<'a> postgres::types::FromSql<'a> for Numeric {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        // ndigits, weight, sign, dscale (i16 each), then ndigits base-10000 digits.
+        let word = |i: usize| -> Result<i16, BoxError> {
+            let b = raw.get(2 * i..2 * i + 2).ok_or("truncated numeric")?;
+            Ok(i16::from_be_bytes([b[0], b[1]]))
+        };
+        let (ndigits, weight, sign) = (word(0)?, word(1)?, word(2)? as u16);
+        if sign == 0xC000 {
+            return Ok(Numeric(f64::NAN));
+        }
+        let mut value = 0.0;
+        for d in 0..ndigits.max(0) as usize {
+            value += f64::from(word(4 + d)?) * 10_000f64.powi(i32::from(weight) - d as i32);
+        }
+        Ok(Numeric(if sign == 0x4000 { -value } else { value }))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+}
+
 /// A row: values in the order of the query's columns.
 pub type Row = Vec<SqlValue>;
 
+/// A database error from either engine.
+#[derive(Debug)]
+pub enum DbError {
+    Sqlite(rusqlite::Error),
+    Postgres(postgres::Error),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Sqlite(e) => e.fmt(f),
+            DbError::Postgres(e) => match e.as_db_error() {
+                Some(db) => write!(
+                    f,
+                    "{}: {}{}",
+                    db.code().code(),
+                    db.message(),
+                    db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                ),
+                // connection errors keep their cause in the source
+                None => match std::error::Error::source(e) {
+                    Some(cause) => write!(f, "{e}: {cause}"),
+                    None => e.fmt(f),
+                },
+            },
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError::Sqlite(e)
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> Self {
+        DbError::Postgres(e)
+    }
+}
+
+impl DbError {
+    /// Whether a value could not be stored or compared at all: PostgreSQL text cannot hold
+    /// NUL characters (`\u0000`), which SQLite accepts.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            DbError::Sqlite(_) => false,
+            DbError::Postgres(e) => e.code().is_some_and(|c| {
+                *c == postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                    || *c == postgres::error::SqlState::UNTRANSLATABLE_CHARACTER
+            }),
+        }
+    }
+
+    /// The columns of a violated unique index, when that is what failed.
+    pub fn unique_violation(&self) -> Option<Vec<String>> {
+        match self {
+            DbError::Sqlite(e) => {
+                let text = e.to_string();
+                let cols = text.strip_prefix("UNIQUE constraint failed: ")?;
+                Some(cols.split(", ").map(|c| c.rsplit('.').next().unwrap_or(c).to_owned()).collect())
+            }
+            DbError::Postgres(e) => {
+                let db = e.as_db_error()?;
+                if *db.code() != postgres::error::SqlState::UNIQUE_VIOLATION {
+                    return None;
+                }
+                // DETAIL: Key (title)=(Hello) already exists.   /   Key ("a", b)=(…) …
+                let cols =
+                    db.detail().and_then(|d| d.strip_prefix("Key (")).and_then(|d| d.split_once(")=")).map(|(c, _)| c);
+                match cols {
+                    Some(cols) => Some(cols.split(", ").map(|c| c.trim_matches('"').to_owned()).collect()),
+                    None => Some(db.column().map(str::to_owned).into_iter().collect()),
+                }
+            }
+        }
+    }
+}
+
+/// One PostgreSQL client and the statements prepared on it.
+struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+    config: postgres::Config,
+    /// Inside `BEGIN … COMMIT`: a lost connection lost the transaction, nothing is retried.
+    in_transaction: bool,
+}
+
+impl PgConn {
+    fn connect(config: &postgres::Config) -> Result<PgConn, String> {
+        let mut client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| format!("cannot connect to PostgreSQL: {}", DbError::from(e)))?;
+        // `CREATE TABLE IF NOT EXISTS` and the like would log a NOTICE on every start.
+        client
+            .batch_execute("SET client_min_messages = warning")
+            .map_err(|e| format!("cannot configure the PostgreSQL session: {e}"))?;
+        Ok(PgConn { client, statements: HashMap::new(), config: config.clone(), in_transaction: false })
+    }
+
+    /// Runs `f` with the statement for `sql`. When the server dropped the connection (a
+    /// restart, a failover, an administrator) outside a transaction, it reconnects and tries
+    /// once more: nothing ran, or a statement outside a transaction that the engine only
+    /// issues idempotently (`BEGIN`, bookkeeping).
+    fn run<T>(
+        &mut self,
+        sql: &str,
+        f: impl Fn(&mut postgres::Client, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, DbError> {
+        let attempt = |pg: &mut PgConn| -> Result<T, postgres::Error> {
+            let stmt = pg.statement(sql)?;
+            f(&mut pg.client, &stmt).inspect_err(|_| pg.forget(sql))
+        };
+        match attempt(self) {
+            Err(e) if !self.in_transaction && self.lost(&e) => match PgConn::connect(&self.config) {
+                Ok(fresh) => {
+                    *self = fresh;
+                    Ok(attempt(self)?)
+                }
+                Err(_) => Err(e.into()),
+            },
+            result => Ok(result?),
+        }
+    }
+
+    /// [`PgConn::run`] for statements without parameters, several at once.
+    fn run_batch(&mut self, sql: &str) -> Result<(), DbError> {
+        match self.client.batch_execute(sql) {
+            Err(e) if !self.in_transaction && self.lost(&e) => match PgConn::connect(&self.config) {
+                Ok(fresh) => {
+                    *self = fresh;
+                    Ok(self.client.batch_execute(sql)?)
+                }
+                Err(_) => Err(e.into()),
+            },
+            result => Ok(result?),
+        }
+    }
+
+    /// Whether `e` means the connection is gone.
+    fn lost(&self, e: &postgres::Error) -> bool {
+        use postgres::error::SqlState;
+        e.is_closed()
+            || self.client.is_closed()
+            || e.code().is_some_and(|c| {
+                [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(c)
+            })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self.client.prepare(sql)?;
+        if self.statements.len() >= 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Drops a statement that failed: it is prepared afresh next time, in case another
+    /// instance changed the schema under it ("cached plan must not change result type").
+    fn forget(&mut self, sql: &str) {
+        self.statements.remove(sql);
+    }
+}
+
+enum ConnInner<'a> {
+    Sqlite(&'a Connection),
+    Postgres(RefCell<&'a mut PgConn>),
+}
+
 /// One connection, as the records engine sees it.
 pub struct Conn<'a> {
-    inner: &'a Connection,
+    inner: ConnInner<'a>,
 }
+
+/// The key of the advisory lock PostgreSQL instances take around migrations.
+const MIGRATION_LOCK: i64 = 0x0062_6161_736d_6967; // "baasmig"
 
 impl Conn<'_> {
     pub fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    pub fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, rusqlite::Error> {
-        let mut stmt = self.inner.prepare_cached(sql)?;
-        let width = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push((0..width).map(|i| row.get_ref(i).map(SqlValue::from_ref)).collect::<Result<_, _>>()?);
+        match self.inner {
+            ConnInner::Sqlite(_) => Dialect::Sqlite,
+            ConnInner::Postgres(_) => Dialect::Postgres,
         }
-        Ok(out)
     }
 
-    pub fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<usize, rusqlite::Error> {
-        self.inner.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params))
+    /// The `n`-th (1-based) parameter marker: `?n` or `$n`.
+    pub fn placeholder(&self, n: usize) -> String {
+        placeholder(self.dialect(), n)
+    }
+
+    pub fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
+        match &self.inner {
+            ConnInner::Sqlite(conn) => {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let width = stmt.column_count();
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push((0..width).map(|i| row.get_ref(i).map(SqlValue::from_ref)).collect::<Result<_, _>>()?);
+                }
+                Ok(out)
+            }
+            ConnInner::Postgres(pg) => {
+                let rows = pg.borrow_mut().run(sql, |client, stmt| client.query(stmt, &pg_params(params)))?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    out.push((0..row.len()).map(|i| SqlValue::from_pg(row, i)).collect::<Result<_, _>>()?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    pub fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
+        match &self.inner {
+            ConnInner::Sqlite(conn) => Ok(conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params))?),
+            ConnInner::Postgres(pg) => {
+                Ok(pg.borrow_mut().run(sql, |client, stmt| client.execute(stmt, &pg_params(params)))? as usize)
+            }
+        }
     }
 
     /// Runs several statements (migrations), no parameters.
-    pub fn execute_batch(&self, sql: &str) -> Result<(), rusqlite::Error> {
-        self.inner.execute_batch(sql)
+    pub fn execute_batch(&self, sql: &str) -> Result<(), DbError> {
+        match &self.inner {
+            ConnInner::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            ConnInner::Postgres(pg) => pg.borrow_mut().run_batch(sql),
+        }
     }
 
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back otherwise.
-    pub fn transaction<T, E: From<rusqlite::Error>>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E> {
-        self.inner.execute_batch("BEGIN IMMEDIATE")?;
-        match f(self) {
-            Ok(v) => {
-                self.inner.execute_batch("COMMIT")?;
-                Ok(v)
-            }
+    pub fn transaction<T, E: From<DbError>>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E> {
+        self.execute_batch(match self.dialect() {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        })?;
+        self.set_in_transaction(true);
+        let result = match f(self) {
+            Ok(v) => self.execute_batch("COMMIT").map(|()| v).map_err(E::from),
             Err(e) => {
-                let _ = self.inner.execute_batch("ROLLBACK");
+                let _ = self.execute_batch("ROLLBACK");
                 Err(e)
             }
+        };
+        self.set_in_transaction(false);
+        result
+    }
+
+    fn set_in_transaction(&self, on: bool) {
+        if let ConnInner::Postgres(pg) = &self.inner {
+            pg.borrow_mut().in_transaction = on;
         }
+    }
+
+    /// Runs `f` (migrations, the app secret) while holding the database-wide migration lock:
+    /// on PostgreSQL an advisory lock, so that instances starting together migrate once. SQLite
+    /// serves one machine and serialises writers itself.
+    pub fn with_migration_lock<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, String>) -> Result<T, String> {
+        if self.dialect() == Dialect::Sqlite {
+            return f(self);
+        }
+        self.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+        let result = f(self);
+        let unlocked = self.execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+        let value = result?;
+        unlocked.map_err(|e| format!("cannot release the migration lock: {e}"))?;
+        Ok(value)
+    }
+}
+
+fn pg_params(params: &[SqlValue]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+/// The `n`-th (1-based) parameter marker of `dialect`.
+pub fn placeholder(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("?{n}"),
+        Dialect::Postgres => format!("${n}"),
     }
 }
 
@@ -118,19 +487,58 @@ pub struct Db {
     inner: Arc<Pool>,
 }
 
-struct Pool {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
+enum Pool {
+    Sqlite { writer: Mutex<Connection>, readers: Vec<Mutex<Connection>> },
+    Postgres(PgPool),
+}
+
+/// PostgreSQL clients, connected on first use (an idle backend holds one connection), and
+/// reconnected when the server closed them.
+struct PgPool {
+    config: postgres::Config,
+    slots: Vec<Mutex<Option<PgConn>>>,
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        // A client owns a small runtime, which may not be dropped inside an async context
+        // (the server's pool goes away at the end of `block_on`): drop them on a thread.
+        let slots = std::mem::take(&mut self.slots);
+        let _ = std::thread::spawn(move || drop(slots)).join();
+    }
+}
+
+impl PgPool {
+    fn acquire(&self) -> Result<MutexGuard<'_, Option<PgConn>>, String> {
+        let mut guard = self.slots.iter().find_map(|s| s.try_lock().ok()).unwrap_or_else(|| {
+            let i = rand::random_range(0..self.slots.len());
+            self.slots[i].lock().unwrap_or_else(|poisoned| {
+                // A panic while holding the client may have left a transaction open.
+                let mut guard = poisoned.into_inner();
+                *guard = None;
+                guard
+            })
+        });
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *guard = Some(PgConn::connect(&self.config)?);
+        }
+        Ok(guard)
+    }
 }
 
 impl Db {
-    /// Opens `sqlite://path` (or a bare path); `:memory:` is refused since readers and the
-    /// writer must share one database.
+    /// Opens `sqlite://path` (or a bare path) or `postgres://user@host:port/db`; `:memory:` is
+    /// refused since readers and the writer must share one database.
     pub fn open(url: &str) -> Result<Db, String> {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("PostgreSQL support is not built yet: use --db sqlite://data.db".into());
+            let config: postgres::Config = url.parse().map_err(|e| format!("'{url}' is not a PostgreSQL URL: {e}"))?;
+            let pool = PgPool { config, slots: (0..cores.clamp(2, 8)).map(|_| Mutex::new(None)).collect() };
+            // Connect now: a wrong URL fails at start, not on the first request.
+            drop(pool.acquire()?);
+            return Ok(Db { inner: Arc::new(Pool::Postgres(pool)) });
         }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         if path.is_empty() || path.contains(":memory:") {
             return Err(format!("'{url}' is not a database file: use --db sqlite://data.db"));
         }
@@ -139,7 +547,8 @@ impl Db {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let open = |flags| -> Result<Connection, String> {
-            let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            let conn =
+                Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
             conn.execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
@@ -148,16 +557,19 @@ impl Db {
             conn.set_prepared_statement_cache_capacity(256);
             Ok(conn)
         };
-        let writer = open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let writer =
+            open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let readers = (0..cores.clamp(2, 8))
             .map(|_| open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map(Mutex::new))
             .collect::<Result<_, _>>()?;
-        Ok(Db { inner: Arc::new(Pool { writer: Mutex::new(writer), readers }) })
+        Ok(Db { inner: Arc::new(Pool::Sqlite { writer: Mutex::new(writer), readers }) })
     }
 
     pub fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
+        match *self.inner {
+            Pool::Sqlite { .. } => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
     }
 
     /// Runs `f` with a reader connection on a blocking thread.
@@ -166,45 +578,59 @@ impl Db {
         f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let pool = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = pool.reader();
-            f(&Conn { inner: &guard })
-        })
-        .await
-        .map_err(ApiError::internal)?
+        tokio::task::spawn_blocking(move || pool.with(false, |conn| f(conn), ApiError::internal))
+            .await
+            .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` with the writer connection on a blocking thread.
+    /// Runs `f` with the writer connection on a blocking thread (on PostgreSQL, any client:
+    /// the server serialises conflicting writes).
     pub async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let pool = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = lock(&pool.writer);
-            f(&Conn { inner: &guard })
-        })
-        .await
-        .map_err(ApiError::internal)?
+        tokio::task::spawn_blocking(move || pool.with(true, |conn| f(conn), ApiError::internal))
+            .await
+            .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` with the writer connection on the current thread (start-up, CLI commands).
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Conn<'_>) -> T) -> T {
-        let guard = lock(&self.inner.writer);
-        f(&Conn { inner: &guard })
+    /// Runs `f` with the writer connection on the current thread (start-up, CLI commands; never
+    /// inside the async runtime).
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, String>) -> Result<T, String> {
+        self.inner.with(true, f, |e| e)
     }
 }
 
 impl Pool {
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        for r in &self.readers {
-            if let Ok(guard) = r.try_lock() {
-                return guard;
+    fn with<T, E>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, E>,
+        connect_error: impl FnOnce(String) -> E,
+    ) -> Result<T, E> {
+        match self {
+            Pool::Sqlite { writer, readers } => {
+                let guard = if write { lock(writer) } else { reader(readers) };
+                f(&Conn { inner: ConnInner::Sqlite(&guard) })
+            }
+            Pool::Postgres(pool) => {
+                let mut guard = pool.acquire().map_err(connect_error)?;
+                let pg = guard.as_mut().expect("acquire connects");
+                f(&Conn { inner: ConnInner::Postgres(RefCell::new(pg)) })
             }
         }
-        let i = rand::random_range(0..self.readers.len());
-        lock(&self.readers[i])
     }
+}
+
+fn reader(readers: &[Mutex<Connection>]) -> MutexGuard<'_, Connection> {
+    for r in readers {
+        if let Ok(guard) = r.try_lock() {
+            return guard;
+        }
+    }
+    let i = rand::random_range(0..readers.len());
+    lock(&readers[i])
 }
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -216,4 +642,96 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
         }
         conn
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PostgreSQL server of the test suite (`BAAS_TEST_PG`, default 127.0.0.1:5432).
+    fn pg() -> Db {
+        let base = std::env::var("BAAS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        Db::open(&format!("{base}/postgres")).expect("PostgreSQL for the runtime's tests")
+    }
+
+    #[test]
+    fn postgres_binds_by_expected_type_and_reads_by_column_type() {
+        let db = pg();
+        assert_eq!(db.dialect(), Dialect::Postgres);
+        let rows = db
+            .write_blocking(|conn| {
+                assert_eq!(conn.dialect(), Dialect::Postgres);
+                conn.query(
+                    "SELECT $1::float8, $2::boolean, $3::jsonb, $4::text, $5::bigint, $6::integer, \
+                     (2::bigint + 3)::numeric / 4, -12345.5::numeric, $7::text IS NULL, '{\"b\":1,\"a\":[1,2]}'::jsonb",
+                    &[
+                        SqlValue::Int(3),
+                        SqlValue::Int(1),
+                        SqlValue::Text(r#"["a","b"]"#.into()),
+                        SqlValue::Int(7),
+                        SqlValue::Real(9.0),
+                        SqlValue::Text("12".into()),
+                        SqlValue::Null,
+                    ],
+                )
+                .map_err(|e| e.to_string())
+            })
+            .unwrap();
+        assert_eq!(
+            rows[0],
+            vec![
+                SqlValue::Real(3.0),
+                SqlValue::Bool(true),
+                SqlValue::Text(r#"["a","b"]"#.into()),
+                SqlValue::Text("7".into()),
+                SqlValue::Int(9),
+                SqlValue::Int(12),
+                SqlValue::Real(1.25),
+                SqlValue::Real(-12345.5),
+                SqlValue::Bool(true),
+                SqlValue::Text(r#"{"a":[1,2],"b":1}"#.into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn postgres_unique_violations_name_their_columns() {
+        let db = pg();
+        let cols = db
+            .write_blocking(|conn| {
+                conn.execute_batch(
+                    "CREATE TEMP TABLE t (\"a\" TEXT, \"b\" TEXT); CREATE UNIQUE INDEX ON t (\"a\", \"b\")",
+                )
+                .map_err(|e| e.to_string())?;
+                conn.execute(
+                    "INSERT INTO t VALUES ($1, $2)",
+                    &[SqlValue::Text("x".into()), SqlValue::Text("y".into())],
+                )
+                .map_err(|e| e.to_string())?;
+                let err = conn
+                    .execute("INSERT INTO t VALUES ($1, $2)", &[SqlValue::Text("x".into()), SqlValue::Text("y".into())])
+                    .unwrap_err();
+                Ok(err.unique_violation())
+            })
+            .unwrap();
+        assert_eq!(cols, Some(vec!["a".to_owned(), "b".to_owned()]));
+    }
+
+    #[test]
+    fn postgres_transactions_roll_back_on_error() {
+        let db = pg();
+        let count = db
+            .write_blocking(|conn| {
+                conn.execute_batch("CREATE TEMP TABLE r (v TEXT)").map_err(|e| e.to_string())?;
+                let failed: Result<(), DbError> = conn.transaction(|conn| {
+                    conn.execute("INSERT INTO r VALUES ($1)", &[SqlValue::Text("x".into())])?;
+                    conn.execute("INSERT INTO missing VALUES ($1)", &[SqlValue::Text("x".into())])?;
+                    Ok(())
+                });
+                assert!(failed.is_err());
+                conn.query("SELECT COUNT(*) FROM r", &[]).map_err(|e| e.to_string())
+            })
+            .unwrap();
+        assert_eq!(count[0][0], SqlValue::Int(0));
+    }
 }

@@ -117,8 +117,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        if e.is_unstorable_text() {
+            return ApiError::invalid_request();
+        }
         ApiError::internal(e)
     }
 }
@@ -135,7 +138,8 @@ mod tests {
         errors.insert("title".into(), FieldError::required());
         errors.insert(
             "views".into(),
-            FieldError::new("validation_min_number_constraint", "Must be greater or equal than 0.").with_param("min", 0),
+            FieldError::new("validation_min_number_constraint", "Must be greater or equal than 0.")
+                .with_param("min", 0),
         );
         let body = ApiError::fields(msg::CREATE_FAILED, errors).body();
         assert_eq!(

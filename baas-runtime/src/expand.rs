@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use baas_schema::ir::{Action, FieldType, system};
-use baas_schema::sql::quote;
+use baas_schema::sql::{Dialect, quote};
 use serde_json::{Map, Value};
 
 use crate::app::{AppState, Coll, Record};
@@ -19,7 +19,13 @@ use crate::request::RequestCx;
 const MAX_DEPTH: usize = 6;
 
 /// Expands `records` of `coll` as the request's `expand` parameter asks.
-pub fn expand_all(app: &AppState, conn: &Conn<'_>, records: Vec<Record>, coll: &Coll, req: &RequestCx) -> ApiResult<Vec<Record>> {
+pub fn expand_all(
+    app: &AppState,
+    conn: &Conn<'_>,
+    records: Vec<Record>,
+    coll: &Coll,
+    req: &RequestCx,
+) -> ApiResult<Vec<Record>> {
     let Some(spec) = req.query.get("expand").filter(|s| !s.trim().is_empty()) else {
         return Ok(records);
     };
@@ -141,7 +147,11 @@ fn load(
     let marks: Vec<String> = (0..ids.len()).map(|i| records::placeholder(conn.dialect(), first + i)).collect();
     params.extend(ids.iter().map(|id| SqlValue::Text(id.clone())));
     let matches = if multiple {
-        format!("EXISTS (SELECT 1 FROM json_each({table}.{}) AS x WHERE x.value IN ({}))", quote(key), marks.join(", "))
+        let each = match conn.dialect() {
+            Dialect::Sqlite => format!("json_each({table}.{}) AS x", quote(key)),
+            Dialect::Postgres => format!("jsonb_array_elements_text({table}.{}) AS x(value)", quote(key)),
+        };
+        format!("EXISTS (SELECT 1 FROM {each} WHERE x.value IN ({}))", marks.join(", "))
     } else {
         format!("{table}.{} IN ({})", quote(key), marks.join(", "))
     };

@@ -3,7 +3,7 @@
 //! migration stops start-up instead of silently diverging.
 
 use crate::app::Migration;
-use crate::db::{Conn, SqlValue};
+use crate::db::{Conn, DbError, SqlValue};
 use crate::{id, time};
 
 const BOOKKEEPING: &str = "
@@ -52,10 +52,15 @@ pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, S
     let todo = pending(conn, migrations)?;
     let mut done = Vec::new();
     for m in todo {
-        conn.transaction(|conn| -> Result<(), rusqlite::Error> {
+        conn.transaction(|conn| -> Result<(), DbError> {
             conn.execute_batch(m.sql)?;
             conn.execute(
-                "INSERT INTO _migrations (name, checksum, applied) VALUES (?1, ?2, ?3)",
+                &format!(
+                    "INSERT INTO _migrations (name, checksum, applied) VALUES ({}, {}, {})",
+                    conn.placeholder(1),
+                    conn.placeholder(2),
+                    conn.placeholder(3)
+                ),
                 &[SqlValue::Text(m.name.into()), SqlValue::Text(checksum(m.sql)), SqlValue::Text(time::now())],
             )?;
             Ok(())
@@ -71,8 +76,9 @@ pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, S
 pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, String> {
     conn.execute_batch(BOOKKEEPING).map_err(|e| e.to_string())?;
     let fresh = id::random_string(64, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-    conn.execute("INSERT OR IGNORE INTO _params (key, value) VALUES ('secret', ?1)", &[SqlValue::Text(fresh)])
-        .map_err(|e| e.to_string())?;
+    let sql =
+        format!("INSERT INTO _params (key, value) VALUES ('secret', {}) ON CONFLICT DO NOTHING", conn.placeholder(1));
+    conn.execute(&sql, &[SqlValue::Text(fresh)]).map_err(|e| e.to_string())?;
     let rows = conn.query("SELECT value FROM _params WHERE key = 'secret'", &[]).map_err(|e| e.to_string())?;
     rows.first().and_then(|r| r[0].as_str()).map(|s| s.as_bytes().to_vec()).ok_or_else(|| "no app secret".to_owned())
 }

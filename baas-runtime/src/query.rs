@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
+use baas_schema::check::TExpr;
 use baas_schema::check::{Context, check_expr};
 use baas_schema::expr::ast::Root;
 use baas_schema::ir::{FieldType, Schema};
-use baas_schema::check::TExpr;
 use baas_schema::sql::{self, Dialect, Fragment, Related, Target, quote};
 use baas_schema::{Diagnostics, expr};
 use serde_json::{Map, Value};
@@ -107,20 +107,21 @@ pub fn order_by(schema: &Schema, coll: &Coll, sort: &str, dialect: Dialect) -> R
                 Dialect::Postgres => "RANDOM()".to_owned(),
             },
             "@rowid" => match dialect {
+                _ if coll.ir.is_view() => format!("{table}.{}", quote("id")),
                 Dialect::Sqlite => format!("{table}.rowid"),
-                Dialect::Postgres => format!("{table}.{}", quote("created")),
+                Dialect::Postgres => format!("{table}.{}", quote("_rowid")),
             },
             n if n.starts_with("@request.") || n.starts_with("@collection.") => {
                 return Err(ApiError::forbidden(msg::FILTER_REQUEST));
             }
-            path => sort_path(schema, coll, path)?,
+            path => sort_path(schema, coll, path, dialect)?,
         };
         parts.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }));
     }
     Ok(parts.join(", "))
 }
 
-fn sort_path(schema: &Schema, coll: &Coll, path: &str) -> Result<String, ApiError> {
+fn sort_path(schema: &Schema, coll: &Coll, path: &str, dialect: Dialect) -> Result<String, ApiError> {
     let segments: Vec<&str> = path.split('.').collect();
     let mut current = &coll.ir;
     let mut from = quote(&coll.ir.name);
@@ -129,6 +130,14 @@ fn sort_path(schema: &Schema, coll: &Coll, path: &str) -> Result<String, ApiErro
         let field = current.field(seg).filter(|f| !f.hidden).ok_or_else(ApiError::invalid_request)?;
         if i + 1 == segments.len() {
             let column = format!("{from}.{}", quote(&field.name));
+            // Multi-valued fields sort by their JSON text on both engines (jsonb's own order
+            // compares array lengths first).
+            let column = match &field.ty {
+                t if t.is_multiple() => baas_schema::sql::array_text(&column, dialect),
+                // JSON fields too (PostgreSQL writes spaces in objects: close, not identical)
+                FieldType::Json if dialect == Dialect::Postgres => format!("{column}::text"),
+                _ => column,
+            };
             if joins.is_empty() {
                 return Ok(column);
             }
@@ -222,10 +231,13 @@ fn apply_picks(value: &mut Value, picks: &[FieldPick]) {
                     .map(|p| FieldPick { path: p.path[1..].to_vec(), excerpt: p.excerpt })
                     .collect();
                 if let Some(pick) = exact {
-                    out.insert(key, match (pick.excerpt, v) {
-                        (Some((max, ellipsis)), Value::String(s)) => Value::String(excerpt(&s, max, ellipsis)),
-                        (_, v) => v,
-                    });
+                    out.insert(
+                        key,
+                        match (pick.excerpt, v) {
+                            (Some((max, ellipsis)), Value::String(s)) => Value::String(excerpt(&s, max, ellipsis)),
+                            (_, v) => v,
+                        },
+                    );
                 } else if !nested.is_empty() {
                     let mut v = v;
                     apply_picks(&mut v, &nested);
@@ -298,7 +310,8 @@ mod tests {
 
     #[test]
     fn fields_keep_named_keys_nested_and_excerpts() {
-        let mut v = json!({"id": "a", "title": "T", "body": "body of abc one", "expand": {"author": {"id": "u", "name": "N"}}});
+        let mut v =
+            json!({"id": "a", "title": "T", "body": "body of abc one", "expand": {"author": {"id": "u", "name": "N"}}});
         pick_fields(&mut v, "id,body:excerpt(4,true),expand.author.name");
         assert_eq!(v, json!({"id": "a", "body": "body...", "expand": {"author": {"name": "N"}}}));
         let mut v = json!({"token": "t", "record": {"id": "r", "name": "n"}});

@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
+use baas_schema::expr::ast::Literal;
 use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Bind, BindValue, Dialect, SqlTy, quote};
-use baas_schema::expr::ast::Literal;
 use serde_json::{Map, Value, json};
 
 use crate::app::{AppState, Coll, CompiledRule, HookContext, Record};
-use crate::db::{Conn, SqlValue};
+pub(crate) use crate::db::placeholder;
+use crate::db::{Conn, DbError, SqlValue};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::query::{self, ListParams};
 use crate::request::RequestCx;
@@ -85,8 +86,12 @@ fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx) -> SqlValue {
             };
             json!(len)
         }
-        BindValue::Query(name) => req.query.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone())),
-        BindValue::Header(name) => req.headers.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone())),
+        BindValue::Query(name) => {
+            req.query.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone()))
+        }
+        BindValue::Header(name) => {
+            req.headers.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone()))
+        }
         BindValue::Method => Value::String(req.method.clone()),
         BindValue::Context => Value::String("default".into()),
         BindValue::Macro(m) => time::macro_value(*m, req.now),
@@ -194,9 +199,10 @@ pub fn present(coll: &Coll, mut record: Record, req: &RequestCx) -> Record {
     }
     if coll.ir.is_auth() {
         let visible = record.get(system::EMAIL_VISIBILITY).and_then(Value::as_bool).unwrap_or(false);
-        let is_self = req.auth.as_ref().is_some_and(|a| {
-            a.collection.ir.name == coll.ir.name && a.record.get("id") == record.get("id")
-        });
+        let is_self = req
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.collection.ir.name == coll.ir.name && a.record.get("id") == record.get("id"));
         if !(visible || is_self || req.is_superuser()) {
             record.remove(system::EMAIL);
         }
@@ -218,13 +224,6 @@ fn fetch(conn: &Conn<'_>, coll: &Coll, id: &str, gate: &Gate<'_>, req: &RequestC
     );
     let mut rows = conn.query(&sql, &params)?;
     Ok(rows.pop().map(|row| row_to_record(coll, row)))
-}
-
-pub(crate) fn placeholder(dialect: Dialect, n: usize) -> String {
-    match dialect {
-        Dialect::Sqlite => format!("?{n}"),
-        Dialect::Postgres => format!("${n}"),
-    }
 }
 
 fn hook_cx(req: &RequestCx) -> HookContext<'_> {
@@ -307,11 +306,12 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
 fn default_order(coll: &Coll, dialect: Dialect) -> String {
     let table = quote(&coll.ir.name);
     match dialect {
+        // Views have no row numbers (a SQLite view that is not flattened, one with GROUP BY
+        // say, has no rowid either): they list by id on both engines.
+        _ if coll.ir.is_view() => format!("{table}.\"id\" ASC"),
         Dialect::Sqlite => format!("{table}.rowid ASC"),
-        Dialect::Postgres => match coll.ir.field(system::CREATED) {
-            Some(_) => format!("{table}.\"created\" ASC, {table}.\"id\" ASC"),
-            None => format!("{table}.\"id\" ASC"),
-        },
+        // Tables number their rows in a `_rowid` identity column (see baas-codegen's ddl.rs).
+        Dialect::Postgres => format!("{table}.\"_rowid\" ASC"),
     }
 }
 
@@ -364,18 +364,23 @@ pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> Api
     gate(&coll, Action::Create, &req, app.db().dialect())?;
     // Validation and hashing happen before the writer is taken: argon2 is slow on purpose.
     let (coll2, req2) = (coll.clone(), req.clone());
-    let prepared = tokio::task::spawn_blocking(move || prepare_create(&coll2, &req2)).await.map_err(ApiError::internal)?;
+    let prepared =
+        tokio::task::spawn_blocking(move || prepare_create(&coll2, &req2)).await.map_err(ApiError::internal)?;
     let app2 = app.clone();
     let req2 = req.clone();
-    let record = app
-        .db()
-        .write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared)))
-        .await?;
+    let record =
+        app.db().write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared))).await?;
     Ok(shape(record, &req))
 }
 
 /// The create itself, inside the caller's transaction.
-pub fn create_in(conn: &Conn<'_>, app: &AppState, coll: &Coll, req: &RequestCx, prepared: PreparedCreate) -> ApiResult<Record> {
+pub fn create_in(
+    conn: &Conn<'_>,
+    app: &AppState,
+    coll: &Coll,
+    req: &RequestCx,
+    prepared: PreparedCreate,
+) -> ApiResult<Record> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::CREATE_FAILED));
     }
@@ -451,7 +456,11 @@ fn rule_admits(conn: &Conn<'_>, coll: &Coll, record: &Record, gate: &Gate<'_>, r
         let p = placeholder(dialect, params.len());
         let p = match dialect {
             Dialect::Sqlite => p,
-            Dialect::Postgres => format!("{p}::{}", baas_schema::sql::column_type(&field.ty, dialect).to_lowercase()),
+            Dialect::Postgres => match baas_schema::sql::column_type(&field.ty, dialect) {
+                // as the table's text columns are declared (see baas-codegen's ddl.rs)
+                "TEXT" => format!("{p}::text COLLATE \"C\""),
+                ty => format!("{p}::{}", ty.to_lowercase()),
+            },
         };
         columns.push(format!("{p} AS {}", quote(&field.name)));
     }
@@ -481,14 +490,17 @@ fn check_relations(conn: &Conn<'_>, app: &AppState, coll: &Coll, record: &Record
         if (found as usize) < distinct {
             errors.insert(
                 field.name.clone(),
-                FieldError::new("validation_missing_rel_records", "Failed to find all relation records with the provided ids."),
+                FieldError::new(
+                    "validation_missing_rel_records",
+                    "Failed to find all relation records with the provided ids.",
+                ),
             );
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(ApiError::fields(message, errors)) }
 }
 
-fn insert(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), rusqlite::Error> {
+fn insert(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), DbError> {
     let names: Vec<String> = coll.ir.fields.iter().map(|f| quote(&f.name)).collect();
     let params: Vec<SqlValue> =
         coll.ir.fields.iter().map(|f| to_column(&f.ty, record.get(&f.name).unwrap_or(&Value::Null))).collect();
@@ -497,7 +509,7 @@ fn insert(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), rusqlite:
     conn.execute(&sql, &params).map(drop)
 }
 
-fn update_row(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), rusqlite::Error> {
+fn update_row(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), DbError> {
     let mut sets = Vec::new();
     let mut params = Vec::new();
     for f in coll.ir.fields.iter().filter(|f| f.name != system::ID) {
@@ -515,15 +527,16 @@ fn update_row(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), rusql
 }
 
 /// Unique violations become field errors; anything else is internal.
-fn write_error(e: rusqlite::Error, message: &str) -> ApiError {
-    let text = e.to_string();
-    if let Some(cols) = text.strip_prefix("UNIQUE constraint failed: ") {
+fn write_error(e: DbError, message: &str) -> ApiError {
+    if let Some(cols) = e.unique_violation() {
         let mut errors = FieldErrors::new();
-        for col in cols.split(", ") {
-            let name = col.rsplit('.').next().unwrap_or(col);
-            errors.insert(name.to_owned(), FieldError::new("validation_not_unique", "Value must be unique."));
+        for name in cols {
+            errors.insert(name, FieldError::new("validation_not_unique", "Value must be unique."));
         }
         return ApiError::fields(message, errors);
+    }
+    if e.is_unstorable_text() {
+        return ApiError::bad_request(message);
     }
     ApiError::internal(e)
 }
@@ -674,13 +687,18 @@ fn delete_cascading(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, dept
             let column = quote(&field.name);
             let matches = if *multiple {
                 match dialect {
-                    Dialect::Sqlite => format!("EXISTS (SELECT 1 FROM json_each({table}.{column}) AS e WHERE e.value = ?1)"),
+                    Dialect::Sqlite => {
+                        format!("EXISTS (SELECT 1 FROM json_each({table}.{column}) AS e WHERE e.value = ?1)")
+                    }
                     Dialect::Postgres => format!("{table}.{column} @> jsonb_build_array($1::text)"),
                 }
             } else {
                 format!("{table}.{column} = {}", placeholder(dialect, 1))
             };
-            let rows = conn.query(&format!("SELECT {} FROM {table} WHERE {matches}", other.columns), &[SqlValue::Text(id.to_owned())])?;
+            let rows = conn.query(
+                &format!("SELECT {} FROM {table} WHERE {matches}", other.columns),
+                &[SqlValue::Text(id.to_owned())],
+            )?;
             for row in rows {
                 let mut referencing = row_to_record(other, row);
                 let rid = referencing.get(system::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -705,7 +723,10 @@ fn delete_cascading(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, dept
             }
         }
     }
-    conn.execute(&format!("DELETE FROM {} WHERE \"id\" = {}", quote(&coll.ir.name), placeholder(dialect, 1)), &[SqlValue::Text(id.to_owned())])?;
+    conn.execute(
+        &format!("DELETE FROM {} WHERE \"id\" = {}", quote(&coll.ir.name), placeholder(dialect, 1)),
+        &[SqlValue::Text(id.to_owned())],
+    )?;
     Ok(())
 }
 
@@ -718,7 +739,12 @@ pub fn fetch_unchecked(conn: &Conn<'_>, coll: &Coll, id: &str) -> ApiResult<Opti
 /// Reads a record by a field's value without rules (auth by email).
 pub fn fetch_by(conn: &Conn<'_>, coll: &Coll, field: &str, value: &str) -> ApiResult<Option<Record>> {
     let table = quote(&coll.ir.name);
-    let sql = format!("SELECT {} FROM {table} WHERE {table}.{} = {}", coll.columns, quote(field), placeholder(conn.dialect(), 1));
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE {table}.{} = {}",
+        coll.columns,
+        quote(field),
+        placeholder(conn.dialect(), 1)
+    );
     let mut rows = conn.query(&sql, &[SqlValue::Text(value.to_owned())])?;
     Ok(rows.pop().map(|row| row_to_record(coll, row)))
 }

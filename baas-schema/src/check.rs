@@ -8,7 +8,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::expr::ast::{Compare, Expr, Literal, Macro, Modifier, Op, OpKind, Operand, OperandKind, Path, Root, Segment};
+use crate::expr::ast::{
+    Compare, Expr, Literal, Macro, Modifier, Op, OpKind, Operand, OperandKind, Path, Root, Segment,
+};
 use crate::expr::{ParseError, parse};
 use crate::ir::{Action, Collection, CollectionKind, Field, FieldType, Origin, Schema, system};
 use crate::source::Span;
@@ -86,14 +88,21 @@ pub enum TValue {
     /// A field of the authenticated record; `""`/zero for anonymous requests.
     Auth(String),
     /// A value of the request body.
-    Body { field: String, ty: FieldType, modifier: Option<Modifier> },
+    Body {
+        field: String,
+        ty: FieldType,
+        modifier: Option<Modifier>,
+    },
     Query(String),
     Header(String),
     Method,
     Context,
     Macro(Macro),
     Placeholder(String),
-    Call { name: String, args: Vec<TOperand> },
+    Call {
+        name: String,
+        args: Vec<TOperand>,
+    },
 }
 
 /// A column and how to reach it.
@@ -148,11 +157,14 @@ pub fn check(schema: &Schema, diags: &mut Diagnostics) -> Option<CheckedSchema> 
         for (action, rule) in collection.rules.iter() {
             if collection.is_view() && !matches!(action, Action::List | Action::View) {
                 diags.push(
-                    Diagnostic::error(rule.origin.map_span(Span::new(0, rule.expr.len())), format!(
-                        "view collection '{}' is read-only: it cannot have a {} rule",
-                        collection.name,
-                        action.name()
-                    ))
+                    Diagnostic::error(
+                        rule.origin.map_span(Span::new(0, rule.expr.len())),
+                        format!(
+                            "view collection '{}' is read-only: it cannot have a {} rule",
+                            collection.name,
+                            action.name()
+                        ),
+                    )
                     .with_help("remove the rule; views take only list and view rules"),
                 );
                 continue;
@@ -257,14 +269,19 @@ impl<'c> Typer<'c, '_> {
         let mut ok = true;
         for side in [&lhs, &rhs] {
             if side.arity == Arity::Many && !c.op.any && !is_explicit_each(side) {
-                let d = Diagnostic::error(side.span, format!(
-                    "{} stands for several values; '{}' would require every one of them to match",
-                    self.shown(side), c.op
-                ))
+                let d = Diagnostic::error(
+                    side.span,
+                    format!(
+                        "{} stands for several values; '{}' would require every one of them to match",
+                        self.shown(side),
+                        c.op
+                    ),
+                )
                 .with_help(format!(
                     "use '?{}' to match when any of them matches{}",
                     c.op.kind.symbol(),
-                    if matches!(side.value, TValue::Column(ColumnRef { steps: ref s, root: None, .. }) if s.is_empty()) {
+                    if matches!(side.value, TValue::Column(ColumnRef { steps: ref s, root: None, .. }) if s.is_empty())
+                    {
                         ", or ':each' to require every item explicitly"
                     } else {
                         ""
@@ -288,12 +305,10 @@ impl<'c> Typer<'c, '_> {
             for side in [lhs, rhs] {
                 if matches!(side.ty, Number | Bool) {
                     self.diags.push(
-                        Diagnostic::error(side.span, format!(
-                            "{} is a {}: '{}' only compares text",
-                            self.shown(side),
-                            ty_name(side.ty),
-                            op
-                        ))
+                        Diagnostic::error(
+                            side.span,
+                            format!("{} is a {}: '{}' only compares text", self.shown(side), ty_name(side.ty), op),
+                        )
                         .with_help("use '=', '<', '>' and friends to compare numbers and booleans"),
                     );
                     return None;
@@ -304,11 +319,10 @@ impl<'c> Typer<'c, '_> {
         if op.kind.is_ordering() {
             for side in [lhs, rhs] {
                 if side.ty == Bool {
-                    self.diags.push(Diagnostic::error(side.span, format!(
-                        "{} is a boolean: it has no order for '{}'",
-                        self.shown(side),
-                        op
-                    )));
+                    self.diags.push(Diagnostic::error(
+                        side.span,
+                        format!("{} is a boolean: it has no order for '{}'", self.shown(side), op),
+                    ));
                     return None;
                 }
             }
@@ -340,23 +354,23 @@ impl<'c> Typer<'c, '_> {
             }
             return Some(());
         }
-        let mut d = Diagnostic::error(op_span, format!(
-            "cannot compare {} {} with {} {}",
-            ty_name(a),
-            self.shown(lhs),
-            ty_name(b),
-            self.shown(rhs)
-        ));
+        let mut d = Diagnostic::error(
+            op_span,
+            format!("cannot compare {} {} with {} {}", ty_name(a), self.shown(lhs), ty_name(b), self.shown(rhs)),
+        );
         let literal_side = [lhs, rhs].into_iter().find(|o| matches!(o.value, TValue::Literal(_)));
         d.help = match (a, b, literal_side.map(|o| &o.value)) {
-            (Bool, Text, Some(TValue::Literal(Literal::String(s)))) | (Text, Bool, Some(TValue::Literal(Literal::String(s)))) => {
+            (Bool, Text, Some(TValue::Literal(Literal::String(s))))
+            | (Text, Bool, Some(TValue::Literal(Literal::String(s)))) => {
                 Some(format!("booleans are written without quotes: {s}"))
             }
-            (Text, Number, Some(TValue::Literal(Literal::Number(n)))) | (Number, Text, Some(TValue::Literal(Literal::Number(n)))) => {
+            (Text, Number, Some(TValue::Literal(Literal::Number(n))))
+            | (Number, Text, Some(TValue::Literal(Literal::Number(n)))) => {
                 Some(format!("quote the value to compare text: \"{n}\""))
             }
             (Bool, Number, _) | (Number, Bool, _) => Some("write booleans as true or false".to_owned()),
-            (Number, Text, Some(TValue::Literal(Literal::String(_)))) | (Text, Number, Some(TValue::Literal(Literal::String(_)))) => {
+            (Number, Text, Some(TValue::Literal(Literal::String(_))))
+            | (Text, Number, Some(TValue::Literal(Literal::String(_)))) => {
                 Some("compare numbers with numbers: `5`, or a quoted number such as \"5\"".to_owned())
             }
             _ => None,
@@ -389,7 +403,8 @@ impl<'c> Typer<'c, '_> {
                         one(TValue::Call { name: name.clone(), args }, Ty::Text)
                     }
                     "strftime" => {
-                        self.diags.push(Diagnostic::error(span, "strftime takes 2 arguments: strftime(format, datetime)"));
+                        self.diags
+                            .push(Diagnostic::error(span, "strftime takes 2 arguments: strftime(format, datetime)"));
                         None
                     }
                     _ => {
@@ -422,8 +437,10 @@ impl<'c> Typer<'c, '_> {
                     return None;
                 };
                 if path.segments.is_empty() {
-                    self.diags.push(Diagnostic::error(span, format!("name a field of '{}' after it", name.name))
-                        .with_help(format!("e.g. @collection.{}.id", name.name)));
+                    self.diags.push(
+                        Diagnostic::error(span, format!("name a field of '{}' after it", name.name))
+                            .with_help(format!("e.g. @collection.{}.id", name.name)),
+                    );
                     return None;
                 }
                 let root = CollectionRoot {
@@ -441,7 +458,8 @@ impl<'c> Typer<'c, '_> {
                 self.no_modifier(path, &[Modifier::Lower])?;
                 let name = path.segments.first()?.name.clone();
                 if path.segments.len() > 1 {
-                    self.diags.push(Diagnostic::error(path.segments[1].span, "query parameters and headers have no fields"));
+                    self.diags
+                        .push(Diagnostic::error(path.segments[1].span, "query parameters and headers have no fields"));
                     return None;
                 }
                 let value = if path.root == Root::Query { TValue::Query(name) } else { TValue::Header(name) };
@@ -459,7 +477,13 @@ impl<'c> Typer<'c, '_> {
     }
 
     /// Types a resolved column with its modifier.
-    fn column(&mut self, mut column: ColumnRef, modifier: Option<(Modifier, Span)>, span: Span, op: Op) -> Option<TOperand> {
+    fn column(
+        &mut self,
+        mut column: ColumnRef,
+        modifier: Option<(Modifier, Span)>,
+        span: Span,
+        op: Op,
+    ) -> Option<TOperand> {
         let through_many = column.steps.iter().any(Step::is_multiple);
         let multiple = column.field_ty.is_multiple();
         let mut ty = field_ty(&column.field_ty);
@@ -478,8 +502,11 @@ impl<'c> Typer<'c, '_> {
             Some((Modifier::Each, m_span)) => {
                 if !multiple {
                     self.diags.push(
-                        Diagnostic::error(m_span, format!("':each' needs a field with several values; '{}' holds one", column.field))
-                            .with_help("compare the field directly"),
+                        Diagnostic::error(
+                            m_span,
+                            format!("':each' needs a field with several values; '{}' holds one", column.field),
+                        )
+                        .with_help("compare the field directly"),
                     );
                     return None;
                 }
@@ -489,8 +516,11 @@ impl<'c> Typer<'c, '_> {
             Some((Modifier::Length, m_span)) => {
                 if !multiple {
                     self.diags.push(
-                        Diagnostic::error(m_span, format!("':length' needs a field with several values; '{}' holds one", column.field))
-                            .with_help("':length' counts the items of a multiple select, relation or file field"),
+                        Diagnostic::error(
+                            m_span,
+                            format!("':length' needs a field with several values; '{}' holds one", column.field),
+                        )
+                        .with_help("':length' counts the items of a multiple select, relation or file field"),
                     );
                     return None;
                 }
@@ -498,7 +528,10 @@ impl<'c> Typer<'c, '_> {
             }
             Some((Modifier::Lower, m_span)) => {
                 if !matches!(ty, Ty::Text | Ty::Any) || multiple {
-                    self.diags.push(Diagnostic::error(m_span, format!("':lower' needs a text value; '{}' is a {}", column.field, column.field_ty.name())));
+                    self.diags.push(Diagnostic::error(
+                        m_span,
+                        format!("':lower' needs a text value; '{}' is a {}", column.field, column.field_ty.name()),
+                    ));
                     return None;
                 }
             }
@@ -515,14 +548,22 @@ impl<'c> Typer<'c, '_> {
     }
 
     /// Follows `segments` from `start` to a field.
-    fn resolve(&mut self, start: &'c Collection, root: Option<CollectionRoot>, segments: &[Segment]) -> Option<ColumnRef> {
+    fn resolve(
+        &mut self,
+        start: &'c Collection,
+        root: Option<CollectionRoot>,
+        segments: &[Segment],
+    ) -> Option<ColumnRef> {
         let mut current = start;
         let mut steps = Vec::new();
         for (i, seg) in segments.iter().enumerate() {
             let last = i + 1 == segments.len();
             if let Some(field) = current.field(&seg.name) {
                 if field.hidden && matches!(field.ty, FieldType::Password) || field.name == system::TOKEN_KEY {
-                    self.diags.push(Diagnostic::error(seg.span, format!("'{}' is secret: rules and filters cannot read it", seg.name)));
+                    self.diags.push(Diagnostic::error(
+                        seg.span,
+                        format!("'{}' is secret: rules and filters cannot read it", seg.name),
+                    ));
                     return None;
                 }
                 if last {
@@ -538,18 +579,29 @@ impl<'c> Typer<'c, '_> {
                 }
                 let FieldType::Relation { collection: target, multiple, .. } = &field.ty else {
                     self.diags.push(
-                        Diagnostic::error(segments[i + 1].span.to(seg.span), format!(
-                            "'{}' is a {} field, not a relation: there is no '{}' to follow",
-                            seg.name,
-                            field.ty.name(),
-                            segments[i + 1].name
-                        ))
-                        .with_help(format!("only relation fields can be followed with '.'; compare '{}' itself", seg.name)),
+                        Diagnostic::error(
+                            segments[i + 1].span.to(seg.span),
+                            format!(
+                                "'{}' is a {} field, not a relation: there is no '{}' to follow",
+                                seg.name,
+                                field.ty.name(),
+                                segments[i + 1].name
+                            ),
+                        )
+                        .with_help(format!(
+                            "only relation fields can be followed with '.'; compare '{}' itself",
+                            seg.name
+                        )),
                     );
                     return None;
                 };
                 let next = self.cx.schema.collection(target)?;
-                steps.push(Step::Forward { from: current.name.clone(), field: field.name.clone(), to: next.name.clone(), multiple: *multiple });
+                steps.push(Step::Forward {
+                    from: current.name.clone(),
+                    field: field.name.clone(),
+                    to: next.name.clone(),
+                    multiple: *multiple,
+                });
                 current = next;
                 continue;
             }
@@ -563,17 +615,32 @@ impl<'c> Typer<'c, '_> {
                 current = back;
                 if last {
                     let id = back.field(system::ID).cloned().unwrap_or_else(system::id);
-                    return Some(ColumnRef { root, steps, collection: back.name.clone(), field: id.name, field_ty: id.ty, modifier: None, each: false });
+                    return Some(ColumnRef {
+                        root,
+                        steps,
+                        collection: back.name.clone(),
+                        field: id.name,
+                        field_ty: id.ty,
+                        modifier: None,
+                        each: false,
+                    });
                 }
                 continue;
             }
-            let mut d = Diagnostic::error(seg.span, format!("unknown field '{}' in collection '{}'", seg.name, current.name));
+            let mut d =
+                Diagnostic::error(seg.span, format!("unknown field '{}' in collection '{}'", seg.name, current.name));
             d.help = did_you_mean(&seg.name, current.fields.iter().filter(|f| !f.hidden).map(|f| f.name.as_str()))
                 .or_else(|| {
                     Some(format!(
                         "'{}' has: {}",
                         current.name,
-                        current.fields.iter().filter(|f| !f.hidden).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                        current
+                            .fields
+                            .iter()
+                            .filter(|f| !f.hidden)
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 });
             self.diags.push(d);
@@ -587,7 +654,8 @@ impl<'c> Typer<'c, '_> {
         let Some((name, field)) = seg.name.split_once("_via_") else { return Some(None) };
         let schema: &'c Schema = self.cx.schema;
         let Some(back) = schema.collection(name) else {
-            let mut d = Diagnostic::error(seg.span, format!("unknown collection '{name}' in back-relation '{}'", seg.name));
+            let mut d =
+                Diagnostic::error(seg.span, format!("unknown collection '{name}' in back-relation '{}'", seg.name));
             d.help = did_you_mean(name, schema.collections.iter().map(|c| c.name.as_str()));
             self.diags.push(d);
             return None;
@@ -627,7 +695,13 @@ impl<'c> Typer<'c, '_> {
                     Some(field) => field_ty(&field.ty),
                     None => {
                         let mut names = vec!["id", "collectionId", "collectionName"];
-                        names.extend(self.cx.schema.auth_collections().flat_map(|c| c.fields.iter().filter(|f| !f.hidden)).map(|f| f.name.as_str()));
+                        names.extend(
+                            self.cx
+                                .schema
+                                .auth_collections()
+                                .flat_map(|c| c.fields.iter().filter(|f| !f.hidden))
+                                .map(|f| f.name.as_str()),
+                        );
                         let mut d = Diagnostic::error(first.span, format!("no auth collection has a field '{name}'"));
                         d.help = did_you_mean(name, names.iter().copied());
                         self.diags.push(d);
@@ -668,7 +742,10 @@ impl<'c> Typer<'c, '_> {
             Some(f) if f.name != system::TOKEN_KEY => f.ty.clone(),
             _ if extra => FieldType::Password,
             _ => {
-                let mut d = Diagnostic::error(first.span, format!("unknown field '{}' in collection '{}'", first.name, collection.name));
+                let mut d = Diagnostic::error(
+                    first.span,
+                    format!("unknown field '{}' in collection '{}'", first.name, collection.name),
+                );
                 d.help = did_you_mean(&first.name, collection.fields.iter().map(|f| f.name.as_str()));
                 self.diags.push(d);
                 return None;
@@ -687,18 +764,27 @@ impl<'c> Typer<'c, '_> {
                 (Ty::Bool, Arity::One)
             }
             Some((Modifier::Length, m_span)) if !multiple => {
-                self.diags.push(Diagnostic::error(m_span, format!("':length' needs a field with several values; '{}' holds one", first.name)));
+                self.diags.push(Diagnostic::error(
+                    m_span,
+                    format!("':length' needs a field with several values; '{}' holds one", first.name),
+                ));
                 return None;
             }
             Some((Modifier::Length, _)) => (Ty::Number, Arity::One),
             Some((Modifier::Each, m_span)) if !multiple => {
-                self.diags.push(Diagnostic::error(m_span, format!("':each' needs a field with several values; '{}' holds one", first.name)));
+                self.diags.push(Diagnostic::error(
+                    m_span,
+                    format!("':each' needs a field with several values; '{}' holds one", first.name),
+                ));
                 return None;
             }
             Some((Modifier::Each, _)) => (field_ty(&ty), Arity::Many),
             Some((Modifier::Lower, m_span)) => {
                 if !matches!(field_ty(&ty), Ty::Text | Ty::Any) || multiple {
-                    self.diags.push(Diagnostic::error(m_span, format!("':lower' needs a text value; '{}' is a {}", first.name, ty.name())));
+                    self.diags.push(Diagnostic::error(
+                        m_span,
+                        format!("':lower' needs a text value; '{}' is a {}", first.name, ty.name()),
+                    ));
                     return None;
                 }
                 (Ty::Text, Arity::One)
@@ -726,13 +812,20 @@ impl<'c> Typer<'c, '_> {
         };
         if let Some(bad) = unportable_strftime(format) {
             self.diags.push(
-                Diagnostic::error(args[0].span, format!("strftime() does not support '%{bad}' in baas"))
-                    .with_help(format!("use {}: they print the same on SQLite and PostgreSQL", STRFTIME.map(|(c, _)| format!("%{c}")).join(" "))),
+                Diagnostic::error(args[0].span, format!("strftime() does not support '%{bad}' in baas")).with_help(
+                    format!(
+                        "use {}: they print the same on SQLite and PostgreSQL",
+                        STRFTIME.map(|(c, _)| format!("%{c}")).join(" ")
+                    ),
+                ),
             );
             return None;
         }
         if args[1].arity == Arity::Many {
-            self.diags.push(Diagnostic::error(args[1].span, format!("{} stands for several values; strftime() takes one", self.shown(&args[1]))));
+            self.diags.push(Diagnostic::error(
+                args[1].span,
+                format!("{} stands for several values; strftime() takes one", self.shown(&args[1])),
+            ));
             return None;
         }
         Some(())
@@ -757,8 +850,17 @@ impl<'c> Typer<'c, '_> {
 
 /// The strftime conversions baas supports, with the `to_char` pattern PostgreSQL prints the
 /// same with (`%f` is seconds with milliseconds, `SS.SSS`).
-pub const STRFTIME: [(char, &str); 9] =
-    [('Y', "YYYY"), ('m', "MM"), ('d', "DD"), ('H', "HH24"), ('M', "MI"), ('S', "SS"), ('f', "SS.MS"), ('j', "DDD"), ('%', "%")];
+pub const STRFTIME: [(char, &str); 9] = [
+    ('Y', "YYYY"),
+    ('m', "MM"),
+    ('d', "DD"),
+    ('H', "HH24"),
+    ('M', "MI"),
+    ('S', "SS"),
+    ('f', "SS.MS"),
+    ('j', "DDD"),
+    ('%', "%"),
+];
 
 /// The first conversion of a strftime format that baas does not support, if any (a lone `%`
 /// at the end is reported as `%`).
@@ -778,7 +880,9 @@ fn unportable_strftime(format: &str) -> Option<char> {
 
 fn is_explicit_each(operand: &TOperand) -> bool {
     match &operand.value {
-        TValue::Column(c) => c.modifier == Some(Modifier::Each) && c.root.is_none() && !c.steps.iter().any(Step::is_multiple),
+        TValue::Column(c) => {
+            c.modifier == Some(Modifier::Each) && c.root.is_none() && !c.steps.iter().any(Step::is_multiple)
+        }
         TValue::Body { modifier, .. } => *modifier == Some(Modifier::Each),
         _ => false,
     }
@@ -863,7 +967,9 @@ fn constant(texpr: &TExpr) -> Option<bool> {
             // Whether both sides are equal, and their order when it is certain on both engines
             // (text order depends on the database's collation, so only numbers are ordered).
             let (same, order) = match (&c.lhs.value, &c.rhs.value) {
-                (TValue::Literal(Literal::Number(x)), TValue::Literal(Literal::Number(y))) => (x == y, x.partial_cmp(y)),
+                (TValue::Literal(Literal::Number(x)), TValue::Literal(Literal::Number(y))) => {
+                    (x == y, x.partial_cmp(y))
+                }
                 (TValue::Literal(a), TValue::Literal(b)) => {
                     let same = literal_eq(a, b)?;
                     (same, same.then_some(Ordering::Equal))
@@ -920,12 +1026,14 @@ fn lint_owner_reassign(cx: &Context<'_>, expr: &Expr, origin: &Origin, diags: &m
             (field, auth) | (auth, field) if is_auth_id(auth) => field.as_path(),
             _ => None,
         };
-        let Some(owner) = owner.filter(|p| p.root == Root::Record && p.segments.len() == 1 && p.modifier.is_none()) else {
+        let Some(owner) = owner.filter(|p| p.root == Root::Record && p.segments.len() == 1 && p.modifier.is_none())
+        else {
             continue;
         };
         let name = &owner.segments[0].name;
         let Some(field) = cx.collection.field(name) else { continue };
-        let targets_auth = field.ty.relation_target().and_then(|t| cx.schema.collection(t)).is_some_and(Collection::is_auth);
+        let targets_auth =
+            field.ty.relation_target().and_then(|t| cx.schema.collection(t)).is_some_and(Collection::is_auth);
         if targets_auth && !field.ty.is_multiple() && !guarded(name) {
             diags.push(
                 Diagnostic::warning(origin.map_span(owner.segments[0].span), format!(
@@ -955,11 +1063,14 @@ fn lint_unindexed(cx: &Context<'_>, expr: &Expr, origin: &Origin, diags: &mut Di
             }
             reported.push(first.name.clone());
             diags.push(
-                Diagnostic::warning(origin.map_span(first.span), format!(
-                    "the list rule filters on '{}', which no index starts with",
-                    first.name
-                ))
-                .with_help(format!("add an index: `indexes: [[{}]]` in collection '{}'", first.name, cx.collection.name)),
+                Diagnostic::warning(
+                    origin.map_span(first.span),
+                    format!("the list rule filters on '{}', which no index starts with", first.name),
+                )
+                .with_help(format!(
+                    "add an index: `indexes: [[{}]]` in collection '{}'",
+                    first.name, cx.collection.name
+                )),
             );
         }
     }
@@ -972,7 +1083,9 @@ fn derive_view_fields(schema: &mut Schema, diags: &mut Diagnostics) {
         .iter()
         .enumerate()
         .filter_map(|(i, c)| match &c.kind {
-            CollectionKind::View { query, query_origin } => Some((i, view::fields(schema, c, query, query_origin, diags))),
+            CollectionKind::View { query, query_origin } => {
+                Some((i, view::fields(schema, c, query, query_origin, diags)))
+            }
             _ => None,
         })
         .collect();
@@ -981,10 +1094,10 @@ fn derive_view_fields(schema: &mut Schema, diags: &mut Diagnostics) {
         for declared in &view.fields {
             match fields.iter_mut().find(|f| f.name == declared.name) {
                 Some(f) => f.ty = declared.ty.clone(),
-                None => diags.push(Diagnostic::error(declared.span, format!(
-                    "view '{}' declares field '{}', which its query does not select",
-                    view.name, declared.name
-                ))),
+                None => diags.push(Diagnostic::error(
+                    declared.span,
+                    format!("view '{}' declares field '{}', which its query does not select", view.name, declared.name),
+                )),
             }
         }
         view.fields = fields;
@@ -996,10 +1109,10 @@ fn check_structure(schema: &Schema, diags: &mut Diagnostics) {
     let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
     for collection in &schema.collections {
         if let Some(other) = ids.insert(&collection.id, &collection.name) {
-            diags.push(Diagnostic::error(collection.span, format!(
-                "collection '{}' has the same id '{}' as '{other}'",
-                collection.name, collection.id
-            )));
+            diags.push(Diagnostic::error(
+                collection.span,
+                format!("collection '{}' has the same id '{}' as '{other}'", collection.name, collection.id),
+            ));
         }
         if collection.name == system::SUPERUSERS {
             diags.push(Diagnostic::error(collection.span, "'_superusers' is built in"));
@@ -1009,25 +1122,37 @@ fn check_structure(schema: &Schema, diags: &mut Diagnostics) {
                 && !target.is_empty()
                 && schema.collection(target).is_none()
             {
-                let mut d = Diagnostic::error(field.span, format!(
-                    "relation '{}.{}' points at unknown collection '{target}'",
-                    collection.name, field.name
-                ));
-                d.help = did_you_mean(target, schema.collections.iter().map(|c| c.name.as_str()))
-                    .or_else(|| Some(format!("collections: {}", schema.collections.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))));
+                let mut d = Diagnostic::error(
+                    field.span,
+                    format!("relation '{}.{}' points at unknown collection '{target}'", collection.name, field.name),
+                );
+                d.help = did_you_mean(target, schema.collections.iter().map(|c| c.name.as_str())).or_else(|| {
+                    Some(format!(
+                        "collections: {}",
+                        schema.collections.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                });
                 diags.push(d);
             }
             if let FieldType::Relation { collection: target, .. } = &field.ty
                 && schema.collection(target).is_some_and(Collection::is_view)
             {
-                diags.push(Diagnostic::error(field.span, format!("relation '{}.{}' points at view collection '{target}'", collection.name, field.name))
-                    .with_help("relations must point at base or auth collections"));
+                diags.push(
+                    Diagnostic::error(
+                        field.span,
+                        format!("relation '{}.{}' points at view collection '{target}'", collection.name, field.name),
+                    )
+                    .with_help("relations must point at base or auth collections"),
+                );
             }
         }
         for index in &collection.indexes {
             for name in &index.fields {
                 if collection.field(name).is_none() {
-                    let mut d = Diagnostic::error(index.span, format!("index of '{}' names unknown field '{name}'", collection.name));
+                    let mut d = Diagnostic::error(
+                        index.span,
+                        format!("index of '{}' names unknown field '{name}'", collection.name),
+                    );
                     d.help = did_you_mean(name, collection.fields.iter().map(|f| f.name.as_str()));
                     diags.push(d);
                 }

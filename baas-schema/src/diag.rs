@@ -83,15 +83,7 @@ impl Diagnostic {
             return out;
         };
         let at = file.line_col(span.start);
-        let _ = writeln!(
-            out,
-            "{}:{}:{}: {}: {}",
-            file.name(),
-            at.line,
-            at.col,
-            self.severity.as_str(),
-            self.message
-        );
+        let _ = writeln!(out, "{}:{}:{}: {}: {}", file.name(), at.line, at.col, self.severity.as_str(), self.message);
         let gutter = at.line.to_string().len();
         let line = file.line_text(at.line);
         let pad = " ".repeat(gutter);
@@ -105,11 +97,7 @@ impl Diagnostic {
             let end = file.line_col(span.end);
             if end.line == at.line { end.col.max(at.col + 1) } else { line_end_char.max(at.col + 1) }
         };
-        let lead: String = line
-            .chars()
-            .take(at.col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
+        let lead: String = line.chars().take(at.col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
         let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(end_col - at.col));
         self.render_trailer(&mut out, gutter);
         out
@@ -246,8 +234,7 @@ mod tests {
     #[test]
     fn renders_position_source_line_caret_and_help() {
         let file = SourceFile::new("blog.yaml", "a: 1\nlist: \"autor = 1\"\n");
-        let d = Diagnostic::error(Span::new(12, 17), "unknown field 'autor'")
-            .with_help("did you mean 'author'?");
+        let d = Diagnostic::error(Span::new(12, 17), "unknown field 'autor'").with_help("did you mean 'author'?");
         assert_eq!(
             d.render(&file),
             "blog.yaml:2:8: error: unknown field 'autor'\n  |\n2 | list: \"autor = 1\"\n  |        ^^^^^\n  = help: did you mean 'author'?\n"

@@ -387,7 +387,8 @@ pub mod system {
     pub const SUPERUSERS_ID: &str = "pbc_3142635823";
 
     pub fn id() -> Field {
-        let mut f = Field::new(ID, FieldType::Text { min: Some(15), max: Some(15), pattern: Some("^[a-z0-9]+$".into()) });
+        let mut f =
+            Field::new(ID, FieldType::Text { min: Some(15), max: Some(15), pattern: Some("^[a-z0-9]+$".into()) });
         f.required = true;
         f.system()
     }

@@ -12,10 +12,10 @@ pub mod source;
 pub mod sql;
 pub mod yaml;
 
+pub use check::CheckedSchema;
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use ir::Schema;
 pub use source::{SourceFile, Span};
-pub use check::CheckedSchema;
 
 /// Loads a YAML schema and checks it: the whole front-end pipeline in one call. The checked
 /// schema is returned when there were no errors; the diagnostics hold every error and warning.

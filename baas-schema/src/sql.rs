@@ -118,6 +118,18 @@ pub fn quote(ident: &str) -> String {
 }
 
 /// The column type of a field, shared with the DDL emitter.
+/// The JSON text of a multi-valued column as SQLite stores it (`["a","b"]`). PostgreSQL's
+/// `jsonb::text` would put a space after each comma, so its text is rebuilt compactly.
+pub fn array_text(column: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => column.to_owned(),
+        Dialect::Postgres => format!(
+            "COALESCE((SELECT '[' || string_agg(_mj.v::text, ',' ORDER BY _mj.n) || ']' \
+             FROM jsonb_array_elements({column}) WITH ORDINALITY AS _mj(v, n)), '[]')"
+        ),
+    }
+}
+
 pub fn column_type(ty: &FieldType, dialect: Dialect) -> &'static str {
     match (ty, dialect) {
         (t, Dialect::Sqlite) if t.is_multiple() => "TEXT",
@@ -296,7 +308,13 @@ impl Compiler<'_, '_, '_> {
                 let ty = match lit {
                     Literal::Number(_) if !pattern => SqlTy::Number,
                     Literal::Bool(_) => SqlTy::Bool,
-                    _ => if pattern { SqlTy::Text } else { ty },
+                    _ => {
+                        if pattern {
+                            SqlTy::Text
+                        } else {
+                            ty
+                        }
+                    }
                 };
                 self.param(value, ty)
             }
@@ -406,7 +424,10 @@ impl Compiler<'_, '_, '_> {
                     let link = match self.target.dialect {
                         Dialect::Sqlite => {
                             let e = self.alias("e");
-                            format!("EXISTS (SELECT 1 FROM json_each({j}.{}) AS {e} WHERE {e}.value = {at}.\"id\")", quote(field))
+                            format!(
+                                "EXISTS (SELECT 1 FROM json_each({j}.{}) AS {e} WHERE {e}.value = {at}.\"id\")",
+                                quote(field)
+                            )
                         }
                         Dialect::Postgres => format!("{j}.{} @> jsonb_build_array({at}.\"id\")", quote(field)),
                     };
@@ -435,8 +456,9 @@ impl Compiler<'_, '_, '_> {
                 format!("{e}.value")
             }
             _ if col.field_ty == FieldType::Json => self.json_value(&column, want),
-            // a multi-valued field without `:each` is its JSON text (`tags ~ "tech"`)
-            _ if col.field_ty.is_multiple() && self.target.dialect == Dialect::Postgres => format!("{column}::text"),
+            // a multi-valued field without `:each` is its JSON text (`tags ~ "tech"`), written
+            // compactly as SQLite stores it (`jsonb::text` would put a space after each comma)
+            _ if col.field_ty.is_multiple() => array_text(&column, self.target.dialect),
             _ => column,
         }
     }
@@ -454,7 +476,9 @@ impl Compiler<'_, '_, '_> {
                 "(CASE WHEN json_valid({column}) THEN (CASE json_type({column}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END) END)"
             ),
             (Dialect::Sqlite, _) => {
-                format!("(CASE WHEN json_valid({column}) THEN CAST(json_extract({column}, '$') AS TEXT) ELSE {column} END)")
+                format!(
+                    "(CASE WHEN json_valid({column}) THEN CAST(json_extract({column}, '$') AS TEXT) ELSE {column} END)"
+                )
             }
             (Dialect::Postgres, SqlTy::Number) => format!(
                 "(CASE WHEN jsonb_typeof(to_jsonb({column})) = 'number' THEN (to_jsonb({column}) #>> '{{}}')::float8 END)"

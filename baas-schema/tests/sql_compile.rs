@@ -87,7 +87,7 @@ fn param_numbers(sql: &str, dialect: Dialect) -> Vec<usize> {
 
 /// The only quoted strings the compiler writes itself: empty values, `%` for patterns, the
 /// LIKE escape character, the pieces that read JSON values, and the datetime test of strftime.
-const SQL_CONSTANTS: [&str; 12] = [
+const SQL_CONSTANTS: [&str; 16] = [
     "'^[0-9]{4}-[0-9]{2}-[0-9]{2}'",
     "''",
     "'%'",
@@ -100,6 +100,10 @@ const SQL_CONSTANTS: [&str; 12] = [
     "'real'",
     "'true'",
     "'false'",
+    "'['",
+    "']'",
+    "','",
+    "'[]'",
 ];
 
 /// What every fragment must satisfy, whatever it says: it parses back in its dialect, it

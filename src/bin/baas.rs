@@ -174,7 +174,9 @@ fn options(args: &GenerateArgs, file: &SourceFile) -> baas::codegen::Options {
     let runtime = match (&args.runtime_version, &args.runtime_path) {
         (Some(v), _) => format!("\"{v}\""),
         (None, Some(p)) => format!("{{ path = \"{}\" }}", absolute(p).display()),
-        (None, None) => format!("{{ path = \"{}\" }}", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display()),
+        (None, None) => {
+            format!("{{ path = \"{}\" }}", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display())
+        }
     };
     baas::codegen::Options {
         name: args.name.clone().unwrap_or_else(|| format!("{stem}-backend")),
@@ -199,7 +201,12 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let files = match baas::codegen::generate_from(&checked, &options(args, &file), previous.as_ref(), args.allow_destructive) {
+    let files = match baas::codegen::generate_from(
+        &checked,
+        &options(args, &file),
+        previous.as_ref(),
+        args.allow_destructive,
+    ) {
         Ok(files) => files,
         Err(refused) => {
             eprintln!("error: the schema change loses data, so no migration was generated:");
@@ -222,8 +229,13 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
         for path in &stale {
             eprintln!("stale: {}", args.out.join(path).display());
         }
-        eprintln!("{} generated file(s) differ from {}; run `baas generate {} --out {}`",
-            stale.len(), file.name(), args.schema.display(), args.out.display());
+        eprintln!(
+            "{} generated file(s) differ from {}; run `baas generate {} --out {}`",
+            stale.len(),
+            file.name(),
+            args.schema.display(),
+            args.out.display()
+        );
         return ExitCode::FAILURE;
     }
     match baas::codegen::write(&args.out, &files) {
@@ -262,7 +274,11 @@ fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -
     if code != ExitCode::SUCCESS {
         return code;
     }
-    eprintln!("building {} ({}) — cargo shows its progress below", out.display(), if debug { "debug" } else { "release" });
+    eprintln!(
+        "building {} ({}) — cargo shows its progress below",
+        out.display(),
+        if debug { "debug" } else { "release" }
+    );
     let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     build.arg("build").arg("--manifest-path").arg(out.join("Cargo.toml"));
     if !debug {

@@ -21,7 +21,8 @@ pub fn e2e_target() -> PathBuf {
 
 /// Generates the crate for `schema` (relative to the workspace root) into `dir`.
 pub fn generate(schema: &str, dir: &Path) {
-    let file = baas::schema::SourceFile::new(schema, std::fs::read_to_string(root().join(schema)).expect("schema file"));
+    let file =
+        baas::schema::SourceFile::new(schema, std::fs::read_to_string(root().join(schema)).expect("schema file"));
     let (checked, diags) = baas::schema::load_yaml(&file);
     let checked = checked.unwrap_or_else(|| panic!("{schema} has errors:\n{}", diags.render(&file)));
     let stem = Path::new(schema).file_stem().unwrap().to_str().unwrap();
@@ -56,12 +57,24 @@ pub fn blog_binary() -> &'static Path {
     })
 }
 
+/// The chat backend (schemas/chat.yaml: multiple relations, cascades, a view), generated and
+/// built once per test process.
+pub fn chat_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = e2e_target().join("crates").join("chat");
+        generate("schemas/chat.yaml", &dir);
+        build(&dir, "chat-backend")
+    })
+}
+
 /// A running backend; killed when dropped.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub url: String,
     pub db: String,
-    _dir: TempDir,
+    /// Dropped after the process is killed (fields drop after `Drop::drop`).
+    pub storage: Storage,
 }
 
 impl Drop for Server {
@@ -97,31 +110,160 @@ fn unique() -> u64 {
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
-/// Starts `bin` on a fresh SQLite database with one superuser, and waits until it answers.
+/// The database engine a test server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// `BAAS_TEST_ENGINE` (`sqlite`, the default, or `postgres`).
+    pub fn from_env() -> Engine {
+        match std::env::var("BAAS_TEST_ENGINE").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Ok("postgres" | "postgresql" | "pg") => Engine::Postgres,
+            _ => Engine::Sqlite,
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use (trust auth); `BAAS_TEST_PG` overrides it.
+pub fn pg_base_url() -> String {
+    std::env::var("BAAS_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh PostgreSQL database, dropped (connections and all) when this is dropped.
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub fn new() -> PgDatabase {
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(drop_abandoned_databases);
+        let name = format!("baas_e2e_{}_{}", std::process::id(), unique());
+        admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        admin(&format!("CREATE DATABASE {name}"));
+        PgDatabase { url: format!("{}/{name}", pg_base_url()), name }
+    }
+
+    /// A client of this database.
+    pub fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the test database")
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = try_admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+    }
+}
+
+/// Drops the test databases of test processes that are gone (killed before their `Drop`).
+fn drop_abandoned_databases() {
+    let Ok(mut client) = postgres::Client::connect(&format!("{}/postgres", pg_base_url()), postgres::NoTls) else {
+        return;
+    };
+    let Ok(rows) = client.query("SELECT datname FROM pg_database WHERE datname LIKE 'baas\\_e2e\\_%'", &[]) else {
+        return;
+    };
+    for row in rows {
+        let name: String = row.get(0);
+        let pid = name.trim_start_matches("baas_e2e_").split('_').next().and_then(|p| p.parse::<u32>().ok());
+        let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if pid.is_some() && !alive && cfg!(target_os = "linux") {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+fn try_admin(sql: &str) -> Result<(), postgres::Error> {
+    // The `postgres` maintenance database; CREATE/DROP DATABASE cannot run inside a transaction.
+    let mut client = postgres::Client::connect(&format!("{}/postgres", pg_base_url()), postgres::NoTls)?;
+    client.batch_execute(sql)
+}
+
+fn admin(sql: &str) {
+    try_admin(sql)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed for the PostgreSQL tests ({sql}): {e}", pg_base_url()));
+}
+
+/// Where a test server keeps its data: a temporary SQLite file or a fresh PostgreSQL database.
+pub enum Storage {
+    Sqlite(TempDir),
+    Postgres(PgDatabase),
+    /// Owned by the test (several servers on one database).
+    Shared,
+}
+
+impl Storage {
+    pub fn new(engine: Engine) -> (Storage, String) {
+        match engine {
+            Engine::Sqlite => {
+                let dir = TempDir::new("db");
+                let db = format!("sqlite://{}", dir.0.join("data.db").display());
+                (Storage::Sqlite(dir), db)
+            }
+            Engine::Postgres => {
+                let pg = PgDatabase::new();
+                let db = pg.url.clone();
+                (Storage::Postgres(pg), db)
+            }
+        }
+    }
+}
+
+/// Starts `bin` on a fresh database of the engine `BAAS_TEST_ENGINE` names (SQLite by default)
+/// with one superuser, and waits until it answers.
 pub fn start(bin: &Path) -> Server {
-    let dir = TempDir::new("db");
-    let db = format!("sqlite://{}", dir.0.join("data.db").display());
+    start_on(bin, Engine::from_env())
+}
+
+/// Starts `bin` on a fresh database of `engine` with one superuser, and waits until it answers.
+pub fn start_on(bin: &Path, engine: Engine) -> Server {
+    let (storage, db) = Storage::new(engine);
     let status = Command::new(bin)
         .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--db", &db])
         .stdout(Stdio::null())
         .status()
         .expect("run superuser upsert");
     assert!(status.success(), "superuser upsert failed");
+    serve(bin, &db, storage)
+}
+
+/// Starts `bin serve` on `db` (already prepared) and waits until it answers; `storage` lives
+/// as long as the server.
+pub fn serve(bin: &Path, db: &str, storage: Storage) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(bin)
-        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", &db])
+        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db])
+        .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the backend");
-    let server = Server { child, url, db, _dir: dir };
+    let mut server = Server { child, url, db: db.to_owned(), storage };
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return server;
         }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("the backend exited before listening on {}: {status}", server.url);
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("the backend did not start listening on {}", server.url);
+}
+
+/// Holds an exclusive lock on this test's crate folder, so that two test processes (a
+/// developer's and a helper's, say) don't regenerate it under each other.
+pub fn lock_crate_dir(name: &str) -> std::fs::File {
+    let dir = e2e_target().join("crates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
+    file.lock().expect("lock the crate folder");
+    file
 }

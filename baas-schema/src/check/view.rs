@@ -24,7 +24,11 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
     let at = |span: SqlSpan| -> Span {
         let start = offset_of(query, span.start);
         let end = if span.end > span.start { offset_of(query, span.end) } else { start };
-        let end = if end > start { end } else { query.get(start..).and_then(|r| r.chars().next()).map_or(start, |c| start + c.len_utf8()) };
+        let end = if end > start {
+            end
+        } else {
+            query.get(start..).and_then(|r| r.chars().next()).map_or(start, |c| start + c.len_utf8())
+        };
         origin.map_span(Span::new(start, end))
     };
     let whole = origin.map_span(Span::new(0, query.len()));
@@ -116,7 +120,10 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
                 if !found {
                     let names: Vec<&str> =
                         tables.values().flat_map(|c| c.fields.iter().map(|f| f.name.as_str())).collect();
-                    let mut d = Diagnostic::error(at(ident.span), format!("unknown column '{}' in view '{}'", ident.value, view.name));
+                    let mut d = Diagnostic::error(
+                        at(ident.span),
+                        format!("unknown column '{}' in view '{}'", ident.value, view.name),
+                    );
                     d.help = did_you_mean(&ident.value, names);
                     diags.push(d);
                 }
@@ -125,7 +132,10 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
                 let (table, column) = (&parts[0], &parts[1]);
                 match tables.get(&table.value) {
                     None => {
-                        let mut d = Diagnostic::error(at(table.span), format!("'{}' is not a table of this query", table.value));
+                        let mut d = Diagnostic::error(
+                            at(table.span),
+                            format!("'{}' is not a table of this query", table.value),
+                        );
                         d.help = did_you_mean(&table.value, tables.keys().map(String::as_str));
                         diags.push(d);
                     }
@@ -167,7 +177,10 @@ pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, 
             }
         };
         if fields.iter().any(|f: &Field| f.name == name.value) {
-            diags.push(Diagnostic::error(at(name.span), format!("view '{}' has two columns named '{}'", view.name, name.value)));
+            diags.push(Diagnostic::error(
+                at(name.span),
+                format!("view '{}' has two columns named '{}'", view.name, name.value),
+            ));
             continue;
         }
         let ty = source_field(&tables, expr).map_or_else(|| computed_type(expr), |f| f.ty.clone());
@@ -205,7 +218,9 @@ fn computed_type(expr: &Expr) -> FieldType {
                 FieldType::Json
             }
         }
-        Expr::Value(v) if v.to_string().parse::<f64>().is_ok() => FieldType::Number { min: None, max: None, integer: false },
+        Expr::Value(v) if v.to_string().parse::<f64>().is_ok() => {
+            FieldType::Number { min: None, max: None, integer: false }
+        }
         Expr::BinaryOp { .. } => FieldType::Number { min: None, max: None, integer: false },
         _ => FieldType::Json,
     }

@@ -61,7 +61,10 @@ pub enum OperandKind {
     /// `{:name}`: a named parameter bound by the caller.
     Placeholder(String),
     /// `strftime(format, x)`, `geoDistance(a, b, c, d)`.
-    Call { name: String, args: Vec<Operand> },
+    Call {
+        name: String,
+        args: Vec<Operand>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -296,10 +299,9 @@ impl Operand {
     pub fn without_spans(&self) -> Operand {
         let kind = match &self.kind {
             OperandKind::Path(p) => OperandKind::Path(p.without_spans()),
-            OperandKind::Call { name, args } => OperandKind::Call {
-                name: name.clone(),
-                args: args.iter().map(Operand::without_spans).collect(),
-            },
+            OperandKind::Call { name, args } => {
+                OperandKind::Call { name: name.clone(), args: args.iter().map(Operand::without_spans).collect() }
+            }
             other => other.clone(),
         };
         Operand { kind, span: Span::default() }
@@ -323,10 +325,9 @@ impl Path {
     pub fn without_spans(&self) -> Path {
         Path {
             root: match &self.root {
-                Root::Collection { name, alias } => Root::Collection {
-                    name: name.without_span(),
-                    alias: alias.as_ref().map(Segment::without_span),
-                },
+                Root::Collection { name, alias } => {
+                    Root::Collection { name: name.without_span(), alias: alias.as_ref().map(Segment::without_span) }
+                }
                 other => other.clone(),
             },
             segments: self.segments.iter().map(Segment::without_span).collect(),

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::{
-    Action, Origin, BatchSettings, Collection, CollectionKind, Field, FieldType, Index, Rule, Rules, Schema, Settings, system,
+    Action, BatchSettings, Collection, CollectionKind, Field, FieldType, Index, Origin, Rule, Rules, Schema, Settings,
+    system,
 };
 use crate::source::{SourceFile, Span};
 use node::{Node, NodeKind, Plain};
@@ -137,7 +138,9 @@ impl Loader<'_> {
             out.push(self.collection(name, key.span, value));
         }
         if entries.is_empty() {
-            self.diags.push(Diagnostic::error(node.span, "'collections' is empty").with_help("declare at least one collection"));
+            self.diags.push(
+                Diagnostic::error(node.span, "'collections' is empty").with_help("declare at least one collection"),
+            );
         }
         out
     }
@@ -164,10 +167,14 @@ impl Loader<'_> {
                     Some("base") => collection.kind = CollectionKind::Base,
                     Some("auth") => collection.kind = CollectionKind::Auth,
                     Some("view") => {
-                        collection.kind =
-                            CollectionKind::View { query: String::new(), query_origin: Origin::verbatim(value.span.start) }
+                        collection.kind = CollectionKind::View {
+                            query: String::new(),
+                            query_origin: Origin::verbatim(value.span.start),
+                        }
                     }
-                    Some(other) => self.diags.push(self.unknown(value.span, "collection type", other, &["base", "auth", "view"])),
+                    Some(other) => {
+                        self.diags.push(self.unknown(value.span, "collection type", other, &["base", "auth", "view"]))
+                    }
                     None => {}
                 },
                 "query" => query = Some(value),
@@ -232,7 +239,13 @@ impl Loader<'_> {
         let Some(entries) = self.map(node, "'fields'") else { return Vec::new() };
         let mut reserved: Vec<&str> = vec![system::ID, system::CREATED, system::UPDATED];
         if collection.is_auth() {
-            reserved.extend([system::EMAIL, system::EMAIL_VISIBILITY, system::VERIFIED, system::PASSWORD, system::TOKEN_KEY]);
+            reserved.extend([
+                system::EMAIL,
+                system::EMAIL_VISIBILITY,
+                system::VERIFIED,
+                system::PASSWORD,
+                system::TOKEN_KEY,
+            ]);
         }
         let mut out: Vec<Field> = Vec::new();
         for (key, value) in entries {
@@ -271,8 +284,10 @@ impl Loader<'_> {
                 (ty, entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or(""), v)).collect::<Vec<_>>())
             }
             NodeKind::Seq(_) => {
-                self.diags.push(Diagnostic::error(node.span, format!("expected a field definition for '{name}', found a list"))
-                    .with_help(format!("write `{name}: {{ type: text }}`")));
+                self.diags.push(
+                    Diagnostic::error(node.span, format!("expected a field definition for '{name}', found a list"))
+                        .with_help(format!("write `{name}: {{ type: text }}`")),
+                );
                 return None;
             }
         };
@@ -344,7 +359,11 @@ impl Loader<'_> {
                 {
                     self.diags.push(Diagnostic::error(n.span, format!("'max' ({hi}) is less than 'min' ({lo})")));
                 }
-                FieldType::Number { min, max, integer: opt("integer").and_then(|n| self.bool(n, "integer")).unwrap_or(false) }
+                FieldType::Number {
+                    min,
+                    max,
+                    integer: opt("integer").and_then(|n| self.bool(n, "integer")).unwrap_or(false),
+                }
             }
             "bool" => FieldType::Bool,
             "email" => FieldType::Email,
@@ -363,15 +382,21 @@ impl Loader<'_> {
                         Vec::new()
                     }
                 };
-                FieldType::Select { values, multiple: opt("multiple").and_then(|n| self.bool(n, "multiple")).unwrap_or(false) }
+                FieldType::Select {
+                    values,
+                    multiple: opt("multiple").and_then(|n| self.bool(n, "multiple")).unwrap_or(false),
+                }
             }
             "relation" => {
                 let target = match opt("collection") {
                     Some(n) => self.string(n, "collection").map(str::to_owned).unwrap_or_default(),
                     None => {
                         self.diags.push(
-                            Diagnostic::error(name_span, format!("relation field '{name}' needs a target 'collection'"))
-                                .with_help("add `collection: <name of the related collection>`"),
+                            Diagnostic::error(
+                                name_span,
+                                format!("relation field '{name}' needs a target 'collection'"),
+                            )
+                            .with_help("add `collection: <name of the related collection>`"),
                         );
                         String::new()
                     }
@@ -393,8 +418,11 @@ impl Loader<'_> {
                 let on_update = opt("on_update").and_then(|n| self.bool(n, "on_update")).unwrap_or(false);
                 if !on_create && !on_update {
                     self.diags.push(
-                        Diagnostic::error(name_span, format!("autodate field '{name}' is set neither on create nor on update"))
-                            .with_help("set `on_create: true`, `on_update: true` or both"),
+                        Diagnostic::error(
+                            name_span,
+                            format!("autodate field '{name}' is set neither on create nor on update"),
+                        )
+                        .with_help("set `on_create: true`, `on_update: true` or both"),
                     );
                 }
                 FieldType::Autodate { on_create, on_update }
@@ -488,7 +516,12 @@ impl Loader<'_> {
     // --- shapes -----------------------------------------------------------------------------
 
     /// The entries of `node` with known keys; unknown and repeated keys are reported.
-    fn keys<'n>(&mut self, entries: &'n [(Node, Node)], known: &[&'static str], place: &str) -> Vec<(&'static str, &'n Node)> {
+    fn keys<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        known: &[&'static str],
+        place: &str,
+    ) -> Vec<(&'static str, &'n Node)> {
         let mut out: Vec<(&'static str, &'n Node)> = Vec::new();
         for (key, value) in entries {
             let Some(text) = key.scalar_text() else { continue };
@@ -521,7 +554,10 @@ impl Loader<'_> {
             NodeKind::Map(entries) => Some(entries),
             _ if node.plain() == Some(Plain::Null) => Some(&[]),
             _ => {
-                self.diags.push(Diagnostic::error(node.span, format!("expected a mapping for {what}, found {}", node.describe())));
+                self.diags.push(Diagnostic::error(
+                    node.span,
+                    format!("expected a mapping for {what}, found {}", node.describe()),
+                ));
                 None
             }
         }
@@ -531,7 +567,10 @@ impl Loader<'_> {
         match &node.kind {
             NodeKind::Seq(items) => Some(items),
             _ => {
-                self.diags.push(Diagnostic::error(node.span, format!("expected a list for {what}, found {}", node.describe())));
+                self.diags.push(Diagnostic::error(
+                    node.span,
+                    format!("expected a list for {what}, found {}", node.describe()),
+                ));
                 None
             }
         }
@@ -555,7 +594,10 @@ impl Loader<'_> {
         match node.plain() {
             Some(Plain::Str(s)) => Some(s),
             _ => {
-                self.diags.push(Diagnostic::error(node.span, format!("expected a string for '{key}', found {}", node.describe())));
+                self.diags.push(Diagnostic::error(
+                    node.span,
+                    format!("expected a string for '{key}', found {}", node.describe()),
+                ));
                 None
             }
         }
@@ -566,11 +608,15 @@ impl Loader<'_> {
         items
             .iter()
             .filter_map(|item| match (&item.kind, item.plain()) {
-                (NodeKind::Scalar { value, .. }, Some(Plain::Str(_) | Plain::Int(_) | Plain::Float(_) | Plain::Bool(_))) => {
-                    Some(value.clone())
-                }
+                (
+                    NodeKind::Scalar { value, .. },
+                    Some(Plain::Str(_) | Plain::Int(_) | Plain::Float(_) | Plain::Bool(_)),
+                ) => Some(value.clone()),
                 _ => {
-                    self.diags.push(Diagnostic::error(item.span, format!("expected a string in '{key}', found {}", item.describe())));
+                    self.diags.push(Diagnostic::error(
+                        item.span,
+                        format!("expected a string in '{key}', found {}", item.describe()),
+                    ));
                     None
                 }
             })
@@ -582,8 +628,11 @@ impl Loader<'_> {
             Some(Plain::Bool(b)) => Some(b),
             _ => {
                 self.diags.push(
-                    Diagnostic::error(node.span, format!("expected true or false for '{key}', found {}", node.describe()))
-                        .with_help("write `true` or `false` without quotes"),
+                    Diagnostic::error(
+                        node.span,
+                        format!("expected true or false for '{key}', found {}", node.describe()),
+                    )
+                    .with_help("write `true` or `false` without quotes"),
                 );
                 None
             }
@@ -608,7 +657,10 @@ impl Loader<'_> {
             Some(Plain::Int(i)) => Some(i as f64),
             Some(Plain::Float(f)) if f.is_finite() => Some(f),
             _ => {
-                self.diags.push(Diagnostic::error(node.span, format!("expected a number for '{key}', found {}", node.describe())));
+                self.diags.push(Diagnostic::error(
+                    node.span,
+                    format!("expected a number for '{key}', found {}", node.describe()),
+                ));
                 None
             }
         }

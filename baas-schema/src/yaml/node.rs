@@ -22,7 +22,11 @@ pub struct Node {
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
     /// A scalar as written; `quoted` scalars are always strings (`"true"` is not a bool).
-    Scalar { value: String, quoted: bool, origin: Origin },
+    Scalar {
+        value: String,
+        quoted: bool,
+        origin: Origin,
+    },
     Seq(Vec<Node>),
     /// Entries in document order; duplicate keys are kept (the loader reports them).
     Map(Vec<(Node, Node)>),
@@ -172,7 +176,11 @@ impl Open {
 
     fn close(&self, end: Span) -> Node {
         // A block collection's start event has an empty span: start at its first item.
-        let start = if self.span.is_empty() { self.items.first().map_or(self.span.start, |n| n.span.start) } else { self.span.start };
+        let start = if self.span.is_empty() {
+            self.items.first().map_or(self.span.start, |n| n.span.start)
+        } else {
+            self.span.start
+        };
         let last_end = self.items.last().map_or(start, |n| n.span.end);
         let span = Span::new(start, if end.is_empty() { last_end } else { end.end.max(last_end) });
         let kind = if self.is_map {
@@ -197,7 +205,10 @@ impl Builder {
         match self.stack.last_mut() {
             Some(open) => {
                 if open.is_map && open.items.len() % 2 == 0 && !matches!(node.kind, NodeKind::Scalar { .. }) {
-                    return Err(Diagnostic::error(node.span, "mapping keys must be plain names, not lists or mappings"));
+                    return Err(Diagnostic::error(
+                        node.span,
+                        "mapping keys must be plain names, not lists or mappings",
+                    ));
                 }
                 open.items.push(node);
             }
@@ -220,9 +231,9 @@ fn scalar_origin(text: &str, span: Span, style: ScalarStyle, value: &str) -> Ori
         _ => None,
     };
     match decoded {
-        Some((s, anchors)) if s == value => Origin {
-            anchors: anchors.into_iter().map(|(t, f)| (t, f + span.start)).collect(),
-        },
+        Some((s, anchors)) if s == value => {
+            Origin { anchors: anchors.into_iter().map(|(t, f)| (t, f + span.start)).collect() }
+        }
         _ => Origin::verbatim(span.start + usize::from(raw.starts_with(['"', '\'']))),
     }
 }
