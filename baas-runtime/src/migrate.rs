@@ -82,3 +82,46 @@ pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, String> {
     let rows = conn.query("SELECT value FROM _params WHERE key = 'secret'", &[]).map_err(|e| e.to_string())?;
     rows.first().and_then(|r| r[0].as_str()).map(|s| s.as_bytes().to_vec()).ok_or_else(|| "no app secret".to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    const M1: Migration = Migration { name: "0001_init.sql", sql: "CREATE TABLE t (x TEXT NOT NULL DEFAULT '');" };
+    const M2: Migration = Migration { name: "0002_more.sql", sql: "ALTER TABLE t ADD COLUMN y TEXT NOT NULL DEFAULT '';" };
+
+    fn db(tag: &str) -> (Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("baas-migrate-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        (Db::open(&format!("sqlite://{}", dir.join("data.db").display())).unwrap(), dir)
+    }
+
+    #[test]
+    fn applies_in_order_once_and_refuses_edited_or_missing_migrations() {
+        let (db, dir) = db("checksums");
+        assert_eq!(db.write_blocking(|c| apply(c, &[M1])).unwrap(), vec!["0001_init.sql"]);
+        assert_eq!(db.write_blocking(|c| apply(c, &[M1, M2])).unwrap(), vec!["0002_more.sql"]);
+        assert!(db.write_blocking(|c| apply(c, &[M1, M2])).unwrap().is_empty());
+
+        let edited = Migration { sql: "CREATE TABLE t (x INTEGER);", ..M1 };
+        let err = db.write_blocking(|c| pending(c, &[edited, M2]).map(|p| p.len())).unwrap_err();
+        assert!(err.contains("0001_init.sql was changed after it was applied"), "{err}");
+        let err = db.write_blocking(|c| pending(c, &[M1]).map(|p| p.len())).unwrap_err();
+        assert!(err.contains("0002_more.sql was applied to this database but is missing"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_database_as_it_was() {
+        let (db, dir) = db("rollback");
+        let broken = Migration { name: "0002_broken.sql", sql: "ALTER TABLE t ADD COLUMN z TEXT; SELECT * FROM nowhere;" };
+        let err = db.write_blocking(|c| apply(c, &[M1, broken])).unwrap_err();
+        assert!(err.contains("0002_broken.sql failed and was rolled back"), "{err}");
+        // 0001 stays applied, 0002 left nothing behind: applying a fixed 0002 adds `z` cleanly
+        let fixed = Migration { sql: "ALTER TABLE t ADD COLUMN z TEXT;", ..broken };
+        assert_eq!(db.write_blocking(|c| apply(c, &[M1, fixed])).unwrap(), vec!["0002_broken.sql"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
