@@ -276,7 +276,7 @@ fn the_blog_schema_evolves_on_both_engines_with_its_data_served_after_each_step(
         let checked = checked.unwrap_or_else(|| panic!("{what}: {}", diags.render(&file)));
         let previous = baas::codegen::Previous::read(&dir).unwrap().unwrap();
         let files = baas::codegen::generate_from(&checked, &options, Some(&previous), destructive)
-            .unwrap_or_else(|r| panic!("{what}: refused {:?}", r.changes));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         baas::codegen::write(&dir, &files).unwrap();
         implement_new_hooks(&dir, &checked);
         let bin = support::build(&dir, "evolve-backend");

@@ -78,17 +78,41 @@ impl Previous {
     }
 }
 
-/// Destructive changes that were not acknowledged.
+/// Why a generation produced nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refused {
-    pub changes: Vec<String>,
+pub enum GenerateError {
+    /// Changes that lose data, not acknowledged with `allow_destructive`.
+    Destructive(Vec<String>),
+    /// A statement the generator wrote does not parse in its dialect (a bug in baas).
+    InvalidSql { dialect: &'static str, statement: String, error: String },
+}
+
+impl std::fmt::Display for GenerateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenerateError::Destructive(changes) => write!(f, "the schema change loses data: {}", changes.join("; ")),
+            GenerateError::InvalidSql { dialect, statement, error } => {
+                write!(f, "baas generated {dialect} SQL that does not parse ({error}); this is a bug in baas:\n{statement}")
+            }
+        }
+    }
+}
+
+/// Parses generated SQL back in its dialect before it is written.
+fn parse_back(sql: &str, dialect: Dialect) -> Result<(), GenerateError> {
+    use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
+    let (name, result): (&'static str, _) = match dialect {
+        Dialect::Sqlite => ("SQLite", sqlparser::parser::Parser::parse_sql(&SQLiteDialect {}, sql)),
+        Dialect::Postgres => ("PostgreSQL", sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)),
+    };
+    result.map(drop).map_err(|e| GenerateError::InvalidSql { dialect: name, statement: sql.to_owned(), error: e.to_string() })
 }
 
 /// Generates the crate for a checked schema, as a first generation (one initial migration).
 pub fn generate(schema: &CheckedSchema, options: &Options) -> Files {
     match generate_from(schema, options, None, false) {
         Ok(files) => files,
-        Err(_) => unreachable!("a first generation has nothing destructive"),
+        Err(e) => panic!("{e}"),
     }
 }
 
@@ -100,7 +124,7 @@ pub fn generate_from(
     options: &Options,
     previous: Option<&Previous>,
     allow_destructive: bool,
-) -> Result<Files, Refused> {
+) -> Result<Files, GenerateError> {
     let carried;
     let schema = match previous {
         Some(prev) => {
@@ -127,7 +151,7 @@ pub fn generate_from(
             let plan = diff::plan(&prev.schema, &schema.schema);
             let refused: Vec<String> = plan.destructive().iter().map(|c| c.summary.clone()).collect();
             if !refused.is_empty() && !allow_destructive {
-                return Err(Refused { changes: refused });
+                return Err(GenerateError::Destructive(refused));
             }
             if !plan.is_empty() {
                 let name = format!("{:04}_{}.sql", migrations.len() + 1, plan.name());
@@ -150,9 +174,17 @@ pub fn generate_from(
     for (dir, dialect) in [("sqlite", Dialect::Sqlite), ("postgres", Dialect::Postgres)] {
         if previous.is_none() {
             let sql = ddl::initial_migration(&schema.schema, dialect, &options.source);
+            parse_back(&sql, dialect)?;
             add(&format!("migrations/{dir}/{INITIAL_MIGRATION}"), sql, Owner::Generated);
         }
         if let Some((name, plan)) = &new_migration {
+            let statements = match dialect {
+                Dialect::Sqlite => &plan.sqlite,
+                Dialect::Postgres => &plan.postgres,
+            };
+            for statement in statements {
+                parse_back(statement, dialect)?;
+            }
             add(&format!("migrations/{dir}/{name}"), diff_sql(plan, name, dialect, &options.source), Owner::Generated);
         }
     }

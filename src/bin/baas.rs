@@ -208,15 +208,19 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
         args.allow_destructive,
     ) {
         Ok(files) => files,
-        Err(refused) => {
+        Err(baas::codegen::GenerateError::Destructive(changes)) => {
             eprintln!("error: the schema change loses data, so no migration was generated:");
-            for change in &refused.changes {
+            for change in &changes {
                 eprintln!("  - {change}");
             }
             eprintln!(
                 "  = help: if that is intended, run again with --allow-destructive; \
                  to rename instead, keep the data with `renamed_from: <old name>`"
             );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
