@@ -10,22 +10,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Engine, Storage};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
-}
-
 fn call(url: &str, method: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("Authorization", t);
-    }
-    let mut resp = match body {
-        Some(b) => agent().run(req.header("Content-Type", "application/json").body(b.to_string()).unwrap()),
-        None => agent().run(req.body(()).unwrap()),
-    }
-    .expect("request");
-    let status = resp.status().as_u16();
-    (status, serde_json::from_str(&resp.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null))
+    support::request(method, url, token, body.as_ref())
 }
 
 /// A running server on `db` and a superuser token for it.

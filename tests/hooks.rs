@@ -38,19 +38,8 @@ pub fn routes() -> Router<AppState> {
 }
 "#;
 
-fn call(agent: &ureq::Agent, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("Authorization", t);
-    }
-    let mut resp = match body {
-        Some(b) => agent.run(req.header("Content-Type", "application/json").body(b.to_string()).unwrap()),
-        None => agent.run(req.body(()).unwrap()),
-    }
-    .expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    support::request(method, url, token, body.as_ref())
 }
 
 #[test]
@@ -82,22 +71,20 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), manifest, "regeneration touched Cargo.toml");
     let bin = support::build(&dir, "hooks-backend");
     let server = support::start(&bin);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let url = |p: &str| format!("{}{p}", server.url);
 
-    let (status, body) = call(&agent, "GET", &url("/api/hello"), None, None);
+    let (status, body) = call("GET", &url("/api/hello"), None, None);
     assert_eq!((status, body), (200, json!({"hello": "world"})));
 
     // The OpenAPI document follows the changed schema and is served by the binary.
-    let (status, doc) = call(&agent, "GET", &url("/api/openapi.json"), None, None);
+    let (status, doc) = call("GET", &url("/api/openapi.json"), None, None);
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
     assert_eq!(doc["components"]["schemas"]["Post"]["properties"]["subtitle"]["type"], "string");
 
     let signup = json!({"email": "h@example.com", "password": "password1", "passwordConfirm": "password1"});
-    let (status, user) = call(&agent, "POST", &url("/api/collections/users/records"), None, Some(signup));
+    let (status, user) = call("POST", &url("/api/collections/users/records"), None, Some(signup));
     assert_eq!(status, 200, "{user}");
     let (_, auth) = call(
-        &agent,
         "POST",
         &url("/api/collections/users/auth-with-password"),
         None,
@@ -105,14 +92,14 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     );
     let token = auth["token"].as_str().expect("a token").to_owned();
     let post = json!({"title": "quiet", "subtitle": "s", "author": user["id"]});
-    let (status, created) = call(&agent, "POST", &url("/api/collections/posts/records"), Some(&token), Some(post));
+    let (status, created) = call("POST", &url("/api/collections/posts/records"), Some(&token), Some(post));
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["title"], "QUIET");
     assert_eq!(created["subtitle"], "s (checked)");
 
     let refused = json!({"title": "forbidden", "author": user["id"]});
-    let (status, body) = call(&agent, "POST", &url("/api/collections/posts/records"), Some(&token), Some(refused));
+    let (status, body) = call("POST", &url("/api/collections/posts/records"), Some(&token), Some(refused));
     assert_eq!((status, body["message"].as_str()), (400, Some("No forbidden posts.")));
-    let (_, list) = call(&agent, "GET", &url("/api/collections/posts/records"), Some(&token), None);
+    let (_, list) = call("GET", &url("/api/collections/posts/records"), Some(&token), None);
     assert_eq!(list["totalItems"], 1, "the refused create must not be written: {list}");
 }

@@ -8,31 +8,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
-}
-
 /// Sends a JSON request; returns the status and the JSON body.
-fn send(agent: &ureq::Agent, method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let auth = token.map(str::to_owned).unwrap_or_default();
-    let resp = match (method, body) {
-        ("GET", _) => agent.get(url).header("Authorization", &auth).call(),
-        ("POST", Some(b)) => agent
-            .post(url)
-            .header("Authorization", &auth)
-            .header("Content-Type", "application/json")
-            .send(b.to_string()),
-        ("PATCH", Some(b)) => agent
-            .patch(url)
-            .header("Authorization", &auth)
-            .header("Content-Type", "application/json")
-            .send(b.to_string()),
-        _ => panic!("unsupported {method}"),
-    };
-    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+fn send(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    support::request(method, url, token, body)
 }
 
 fn count(db: &support::PgDatabase, sql: &str) -> i64 {
@@ -75,7 +53,6 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
     assert_eq!(count(&db, "SELECT COUNT(*) FROM _migrations"), 1);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM _params WHERE key = 'secret'"), 1);
     let (a, b) = (&servers[0].url, &servers[1].url);
-    let agent = agent();
 
     // Sign up on one instance, sign in on the other, use the token on the first: one secret.
     let mut tokens = Vec::new();
@@ -83,7 +60,6 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
         let email = format!("user{i}@example.com");
         let (signup, login) = if i % 2 == 0 { (a, b) } else { (b, a) };
         let (status, body) = send(
-            &agent,
             "POST",
             &format!("{signup}/api/collections/users/records"),
             None,
@@ -91,7 +67,6 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
         );
         assert_eq!(status, 200, "{body}");
         let (status, auth) = send(
-            &agent,
             "POST",
             &format!("{login}/api/collections/users/auth-with-password"),
             None,
@@ -106,12 +81,10 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
     const PER_USER: usize = 12;
     std::thread::scope(|s| {
         for (n, (id, token)) in tokens.iter().enumerate() {
-            let agent = agent.clone();
             s.spawn(move || {
                 for i in 0..PER_USER {
                     let (first, second) = if (n + i) % 2 == 0 { (a, b) } else { (b, a) };
                     let (status, post) = send(
-                        &agent,
                         "POST",
                         &format!("{first}/api/collections/posts/records"),
                         Some(token),
@@ -120,7 +93,6 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
                     assert_eq!(status, 200, "create via {first}: {post}");
                     let pid = post["id"].as_str().unwrap();
                     let (status, body) = send(
-                        &agent,
                         "PATCH",
                         &format!("{second}/api/collections/posts/records/{pid}"),
                         Some(token),
@@ -134,8 +106,7 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
     });
 
     for url in [a, b] {
-        let (status, list) =
-            send(&agent, "GET", &format!("{url}/api/collections/posts/records?perPage=500"), None, None);
+        let (status, list) = send("GET", &format!("{url}/api/collections/posts/records?perPage=500"), None, None);
         assert_eq!(status, 200, "{list}");
         assert_eq!(list["totalItems"], json!(tokens.len() * PER_USER));
         assert!(list["items"].as_array().unwrap().iter().all(|p| p["published"] == json!(true)));
@@ -148,9 +119,7 @@ fn two_instances_on_one_database_start_together_and_serve_interleaved_writes() {
 #[test]
 fn nul_characters_are_refused_with_400() {
     let server = support::start_on(support::blog_binary(), support::Engine::Postgres);
-    let agent = agent();
     let (status, body) = send(
-        &agent,
         "POST",
         &format!("{}/api/collections/users/records", server.url),
         None,
@@ -160,7 +129,6 @@ fn nul_characters_are_refused_with_400() {
     );
     assert_eq!((status, body), (400, json!({"status": 400, "message": "Failed to create record.", "data": {}})));
     let (status, admin) = send(
-        &agent,
         "POST",
         &format!("{}/api/collections/_superusers/auth-with-password", server.url),
         None,
@@ -169,7 +137,6 @@ fn nul_characters_are_refused_with_400() {
     assert_eq!(status, 200);
     let token = admin["token"].as_str().unwrap();
     let (status, body) = send(
-        &agent,
         "GET",
         &format!("{}/api/collections/users/records?filter=name%3D%22a%00b%22", server.url),
         Some(token),
@@ -177,7 +144,7 @@ fn nul_characters_are_refused_with_400() {
     );
     assert_eq!(status, 400, "{body}");
     // the server is fine afterwards
-    let (status, _) = send(&agent, "GET", &format!("{}/api/collections/users/records", server.url), Some(token), None);
+    let (status, _) = send("GET", &format!("{}/api/collections/users/records", server.url), Some(token), None);
     assert_eq!(status, 200);
 }
 
@@ -187,12 +154,9 @@ fn nul_characters_are_refused_with_400() {
 fn dropped_connections_are_replaced() {
     let server = support::start_on(support::blog_binary(), support::Engine::Postgres);
     let support::Storage::Postgres(db) = &server.storage else { unreachable!() };
-    let agent = agent();
-    let health = |agent: &ureq::Agent| {
-        send(agent, "GET", &format!("{}/api/collections/posts/records", server.url), None, None).0
-    };
+    let health = || send("GET", &format!("{}/api/collections/posts/records", server.url), None, None).0;
     for _ in 0..3 {
-        assert_eq!(health(&agent), 200);
+        assert_eq!(health(), 200);
     }
     let killed = db
         .client()
@@ -204,6 +168,6 @@ fn dropped_connections_are_replaced() {
         .len();
     assert!(killed >= 1, "the backend held no connection");
     for _ in 0..5 {
-        assert_eq!(health(&agent), 200);
+        assert_eq!(health(), 200);
     }
 }

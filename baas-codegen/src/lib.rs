@@ -92,7 +92,10 @@ impl std::fmt::Display for GenerateError {
         match self {
             GenerateError::Destructive(changes) => write!(f, "the schema change loses data: {}", changes.join("; ")),
             GenerateError::InvalidSql { dialect, statement, error } => {
-                write!(f, "baas generated {dialect} SQL that does not parse ({error}); this is a bug in baas:\n{statement}")
+                write!(
+                    f,
+                    "baas generated {dialect} SQL that does not parse ({error}); this is a bug in baas:\n{statement}"
+                )
             }
         }
     }
@@ -105,7 +108,11 @@ fn parse_back(sql: &str, dialect: Dialect) -> Result<(), GenerateError> {
         Dialect::Sqlite => ("SQLite", sqlparser::parser::Parser::parse_sql(&SQLiteDialect {}, sql)),
         Dialect::Postgres => ("PostgreSQL", sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)),
     };
-    result.map(drop).map_err(|e| GenerateError::InvalidSql { dialect: name, statement: sql.to_owned(), error: e.to_string() })
+    result.map(drop).map_err(|e| GenerateError::InvalidSql {
+        dialect: name,
+        statement: sql.to_owned(),
+        error: e.to_string(),
+    })
 }
 
 /// Generates the crate for a checked schema, as a first generation (one initial migration).

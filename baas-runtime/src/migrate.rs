@@ -89,7 +89,8 @@ mod tests {
     use crate::db::Db;
 
     const M1: Migration = Migration { name: "0001_init.sql", sql: "CREATE TABLE t (x TEXT NOT NULL DEFAULT '');" };
-    const M2: Migration = Migration { name: "0002_more.sql", sql: "ALTER TABLE t ADD COLUMN y TEXT NOT NULL DEFAULT '';" };
+    const M2: Migration =
+        Migration { name: "0002_more.sql", sql: "ALTER TABLE t ADD COLUMN y TEXT NOT NULL DEFAULT '';" };
 
     fn db(tag: &str) -> (Db, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("baas-migrate-{tag}-{}", std::process::id()));
@@ -116,7 +117,8 @@ mod tests {
     #[test]
     fn a_failing_migration_leaves_the_database_as_it_was() {
         let (db, dir) = db("rollback");
-        let broken = Migration { name: "0002_broken.sql", sql: "ALTER TABLE t ADD COLUMN z TEXT; SELECT * FROM nowhere;" };
+        let broken =
+            Migration { name: "0002_broken.sql", sql: "ALTER TABLE t ADD COLUMN z TEXT; SELECT * FROM nowhere;" };
         let err = db.write_blocking(|c| apply(c, &[M1, broken])).unwrap_err();
         assert!(err.contains("0002_broken.sql failed and was rolled back"), "{err}");
         // 0001 stays applied, 0002 left nothing behind: applying a fixed 0002 adds `z` cleanly

@@ -267,3 +267,31 @@ pub fn lock_crate_dir(name: &str) -> std::fs::File {
     file.lock().expect("lock the crate folder");
     file
 }
+
+/// Sends one HTTP request (JSON body when given); returns the status and the body text.
+/// Non-2xx answers are results, not errors.
+pub fn request_text(method: &str, url: &str, token: Option<&str>, body: Option<&serde_json::Value>) -> (u16, String) {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    let agent = AGENT.get_or_init(|| ureq::Agent::config_builder().http_status_as_error(false).build().into());
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
+        req = req.header("Authorization", t);
+    }
+    let resp = match body {
+        Some(b) => agent.run(req.header("Content-Type", "application/json").body(b.to_string()).unwrap()),
+        None => agent.run(req.body(()).unwrap()),
+    };
+    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// [`request_text`] with the body read as JSON (`null` when it is not JSON).
+pub fn request(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let (status, text) = request_text(method, url, token, body);
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
