@@ -195,14 +195,17 @@ impl AppState {
 
     /// A collection by name or by id.
     pub fn collection(&self, name_or_id: &str) -> Option<Arc<Coll>> {
-        let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
-        self.inner.collections.get(name).cloned()
+        self.lookup(name_or_id).cloned()
     }
 
     /// A collection by name or id, borrowed from the state.
     pub fn collection_ref(&self, name_or_id: &str) -> Option<&Coll> {
+        self.lookup(name_or_id).map(|c| &**c)
+    }
+
+    fn lookup(&self, name_or_id: &str) -> Option<&Arc<Coll>> {
         let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
-        self.inner.collections.get(name).map(|c| &**c)
+        self.inner.collections.get(name)
     }
 
     pub fn collections(&self) -> impl Iterator<Item = &Arc<Coll>> {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::app::{AppState, Coll, Record};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::request::{Caller, RequestCx};
-use crate::{expand, password, query, records, token};
+use crate::{expand, password, records, token};
 
 fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
     app.collection(name)
@@ -49,11 +49,8 @@ async fn auth_response(app: &AppState, coll: Arc<Coll>, record: Record, req: Req
             Ok(out.pop().unwrap_or_default())
         })
         .await?;
-    let mut body = json!({"token": token, "record": record});
-    if let Some(fields) = req.query.get("fields") {
-        query::pick_fields(&mut body, fields);
-    }
-    Ok(Json(body))
+    let body = json!({"token": token, "record": record});
+    Ok(Json(req.shape(body)))
 }
 
 /// `POST /api/collections/{c}/auth-with-password`
@@ -126,7 +123,7 @@ pub async fn auth_methods(
     req: RequestCx,
 ) -> ApiResult<Json<Value>> {
     auth_collection(&app, &name)?;
-    let mut body = json!({
+    let body = json!({
         "mfa": {"enabled": false, "duration": 0},
         "otp": {"enabled": false, "duration": 0},
         "password": {"identityFields": ["email"], "enabled": true},
@@ -135,10 +132,7 @@ pub async fn auth_methods(
         "usernamePassword": false,
         "emailPassword": true,
     });
-    if let Some(fields) = req.query.get("fields") {
-        query::pick_fields(&mut body, fields);
-    }
-    Ok(Json(body))
+    Ok(Json(req.shape(body)))
 }
 
 /// `POST .../request-verification` and `.../request-password-reset`: 204 whether or not the

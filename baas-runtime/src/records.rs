@@ -236,15 +236,13 @@ fn hook_cx(req: &RequestCx) -> HookContext<'_> {
 pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiResult<Value> {
     let params = ListParams::parse(&req.query)?;
     let dialect = app.db().dialect();
-    gate(&coll, Action::List, &req, dialect)?;
+    // The filter's parameters are numbered after the rule's.
+    let rule_binds = match gate(&coll, Action::List, &req, dialect)? {
+        Gate::Filter(frag) => frag.binds.len(),
+        Gate::Open => 0,
+    };
     let filter = match &params.filter {
-        Some(f) => {
-            let rule_binds = match gate(&coll, Action::List, &req, dialect)? {
-                Gate::Filter(frag) => frag.binds.len(),
-                Gate::Open => 0,
-            };
-            Some(query::compile_filter(app, &coll, f, req.is_superuser(), dialect, rule_binds + 1)?)
-        }
+        Some(f) => Some(query::compile_filter(app, &coll, f, req.is_superuser(), dialect, rule_binds + 1)?),
         None => None,
     };
     let order = match &params.sort {
@@ -336,11 +334,7 @@ pub async fn view(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestC
 
 /// Applies `fields=` to a single record response.
 pub fn shape(record: Record, req: &RequestCx) -> Value {
-    let mut value = Value::Object(record);
-    if let Some(fields) = req.query.get("fields") {
-        query::pick_fields(&mut value, fields);
-    }
-    value
+    req.shape(Value::Object(record))
 }
 
 /// A create's validated input: the values and the password hash, or the field errors.

@@ -50,6 +50,14 @@ impl RequestCx {
         }
     }
 
+    /// Applies the request's `fields=` to a response body (a record, or `{token, record}`).
+    pub fn shape(&self, mut body: Value) -> Value {
+        if let Some(fields) = self.query.get("fields") {
+            crate::query::pick_fields(&mut body, fields);
+        }
+        body
+    }
+
     pub fn is_superuser(&self) -> bool {
         self.auth.as_ref().is_some_and(|a| a.collection.ir.name == system::SUPERUSERS)
     }

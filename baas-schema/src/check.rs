@@ -175,12 +175,12 @@ pub fn check(schema: &Schema, diags: &mut Diagnostics) -> Option<CheckedSchema> 
             }
             let cx = Context { schema, collection, action: Some(action), filter: false };
             let mut local = Diagnostics::new();
-            let checked = check_expr(&cx, &rule.expr, &mut local);
+            let checked = check_parsed(&cx, &rule.expr, &mut local);
             for d in local {
                 diags.push(map_diagnostic(d, &rule.origin));
             }
-            if let Some(texpr) = checked {
-                lint_rule(&cx, &rule.expr, &texpr, &rule.origin, diags);
+            if let Some((expr, texpr)) = checked {
+                lint_rule(&cx, &rule.expr, &expr, &texpr, &rule.origin, diags);
                 rules.insert((collection.name.clone(), action), texpr);
             }
         }
@@ -214,6 +214,11 @@ impl<'a> Context<'a> {
 
 /// Parses and types one expression. Diagnostics carry spans into `text`.
 pub fn check_expr(cx: &Context<'_>, text: &str, diags: &mut Diagnostics) -> Option<TExpr> {
+    check_parsed(cx, text, diags).map(|(_, texpr)| texpr)
+}
+
+/// [`check_expr`], also returning the syntax tree (the lints walk it).
+fn check_parsed(cx: &Context<'_>, text: &str, diags: &mut Diagnostics) -> Option<(Expr, TExpr)> {
     let expr = match parse(text) {
         Ok(expr) => expr,
         Err(ParseError { message, span, help }) => {
@@ -225,7 +230,7 @@ pub fn check_expr(cx: &Context<'_>, text: &str, diags: &mut Diagnostics) -> Opti
     };
     let before = diags.error_count();
     let texpr = Typer { cx, text, diags }.expr(&expr);
-    (diags.error_count() == before).then_some(texpr).flatten()
+    (diags.error_count() == before).then_some(texpr).flatten().map(|texpr| (expr, texpr))
 }
 
 struct Typer<'c, 'd> {
@@ -922,7 +927,7 @@ fn looks_like_date(s: &str) -> bool {
 
 /// Lints: rules that are constant, update rules that let the owner be reassigned, list rules
 /// on columns no index covers.
-fn lint_rule(cx: &Context<'_>, text: &str, texpr: &TExpr, origin: &Origin, diags: &mut Diagnostics) {
+fn lint_rule(cx: &Context<'_>, text: &str, expr: &Expr, texpr: &TExpr, origin: &Origin, diags: &mut Diagnostics) {
     let whole = origin.map_span(Span::new(0, text.len()));
     let action = cx.action.unwrap_or(Action::List);
     match constant(texpr) {
@@ -936,16 +941,12 @@ fn lint_rule(cx: &Context<'_>, text: &str, texpr: &TExpr, origin: &Origin, diags
         ),
         None => {}
     }
-    let expr = match parse(text) {
-        Ok(expr) => expr,
-        Err(_) => return,
-    };
     if action == Action::Update {
-        lint_owner_reassign(cx, &expr, origin, diags);
+        lint_owner_reassign(cx, expr, origin, diags);
     }
     // a view cannot have indexes: advising one would be advice that fails the check
     if action == Action::List && !cx.collection.is_view() {
-        lint_unindexed(cx, &expr, origin, diags);
+        lint_unindexed(cx, expr, origin, diags);
     }
 }
 
