@@ -13,4 +13,9 @@ fn engine() -> support::Engine {
     support::Engine::from_env()
 }
 
+/// The backend under test: generated from schemas/blog.yaml.
+fn binary() -> &'static std::path::Path {
+    support::blog_binary()
+}
+
 include!("suites/blog_api.rs");

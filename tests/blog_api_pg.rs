@@ -9,4 +9,9 @@ fn engine() -> support::Engine {
     support::Engine::Postgres
 }
 
+/// The backend under test: generated from schemas/blog.yaml.
+fn binary() -> &'static std::path::Path {
+    support::blog_binary()
+}
+
 include!("suites/blog_api.rs");

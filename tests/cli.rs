@@ -185,3 +185,63 @@ fn bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("xml"), "{}", stderr(&out));
 }
+
+// --- the derive flow from the CLI: check, export and migrations read `#[schema]` modules ----
+
+fn derive_blog_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/blog-derive/src/main.rs"))
+        .expect("the derive example")
+}
+
+#[test]
+fn check_reads_a_schema_module_and_points_into_its_rule_strings() {
+    let out = baas(&["check", "examples/blog-derive/src/main.rs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ok — 3 collections"), "{}", stdout(&out));
+
+    let broken =
+        TempFile::new("main.rs", &derive_blog_text().replacen("published = true ||", "publisehd = true ||", 1));
+    let out = baas(&["check", broken.arg()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // Line and column of the misspelled name inside the string literal, as for YAML.
+    let line = derive_blog_text().lines().position(|l| l.contains("list = \"published = true ||")).unwrap() + 1;
+    let col = derive_blog_text().lines().nth(line - 1).unwrap().find("published").unwrap() + 1;
+    assert!(err.contains(&format!("main.rs:{line}:{col}: error: unknown field 'publisehd'")), "{err}");
+    assert!(err.contains("did you mean 'published'?"), "{err}");
+}
+
+#[test]
+fn export_prints_yaml_that_checks() {
+    let out = baas(&["export", "examples/blog-derive/src/main.rs"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    assert!(yaml.contains("  posts:\n"), "{yaml}");
+    let file = TempFile::new("exported.yaml", &yaml);
+    let out = baas(&["check", file.arg()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn migrations_writes_the_history_then_reports_it_current() {
+    let schema = TempFile::new("main.rs", &derive_blog_text());
+    let dir = schema.path.parent().unwrap().join("migrations");
+    let dir = dir.to_str().unwrap();
+    let out = baas(&["migrations", schema.arg(), "--dir", dir, "--check"]);
+    assert_eq!(out.status.code(), Some(1), "a missing history fails --check");
+    let out = baas(&["migrations", schema.arg(), "--dir", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(Path::new(dir).join("sqlite/0001_init.sql").is_file());
+    let out = baas(&["migrations", schema.arg(), "--dir", dir, "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    std::fs::write(
+        &schema.path,
+        derive_blog_text().replace("pub text: String,", "pub text: String,\n        pub mood: Option<String>,"),
+    )
+    .unwrap();
+    let out = baas(&["migrations", schema.arg(), "--dir", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0002_"), "{}", stdout(&out));
+    assert!(std::fs::read_dir(Path::new(dir).join("postgres")).unwrap().count() == 2);
+}

@@ -17,7 +17,28 @@ fn pocketbase_js_sdk_against_the_blog_backend_on_postgres() {
     run_sdk_tests(support::Engine::Postgres);
 }
 
+/// The three ways to describe the blog (examples/: a generated crate, derive macros, a build
+/// script) serve the same API: the SDK suite passes against each.
+#[test]
+fn pocketbase_js_sdk_against_the_yaml_example() {
+    run_sdk_tests_on(support::yaml_example_binary(), support::Engine::from_env());
+}
+
+#[test]
+fn pocketbase_js_sdk_against_the_derive_example() {
+    run_sdk_tests_on(support::derive_example_binary(), support::Engine::from_env());
+}
+
+#[test]
+fn pocketbase_js_sdk_against_the_build_script_example() {
+    run_sdk_tests_on(support::build_example_binary(), support::Engine::from_env());
+}
+
 fn run_sdk_tests(engine: support::Engine) {
+    run_sdk_tests_on(support::blog_binary(), engine);
+}
+
+fn run_sdk_tests_on(binary: &std::path::Path, engine: support::Engine) {
     let root = support::root();
     let sdk = root.join("tests").join("sdk");
     assert!(
@@ -36,7 +57,7 @@ fn run_sdk_tests(engine: support::Engine) {
     files.sort();
     assert!(!files.is_empty(), "no tests/sdk/*.test.mjs files");
 
-    let server = support::start_on(support::blog_binary(), engine);
+    let server = support::start_on(binary, engine);
     let output = Command::new("node")
         .args(["--test", "--test-reporter=spec"])
         .args(&files)

@@ -4,8 +4,11 @@
 //! build scripts). [`write`] puts them on disk, rewriting generated files only when their
 //! bytes change and leaving the user's files (written once) alone.
 
+pub mod builder;
 pub mod ddl;
+pub mod derive;
 pub mod diff;
+pub mod export;
 pub mod names;
 pub mod openapi;
 pub mod rust;
@@ -18,6 +21,7 @@ use baas_schema::CheckedSchema;
 use baas_schema::sql::Dialect;
 
 pub use baas_schema as schema;
+pub use builder::Builder;
 
 /// How to generate.
 #[derive(Clone, Debug)]
@@ -63,11 +67,17 @@ pub struct Previous {
 impl Previous {
     /// Reads `out/migrations`; `None` when the crate has no migrations yet.
     pub fn read(out: &Path) -> Result<Option<Previous>, String> {
-        let snapshot = out.join("migrations/schema.json");
+        Previous::read_dir(&out.join("migrations"))
+    }
+
+    /// Reads a migrations folder (`schema.json`, `sqlite/`, `postgres/`); `None` when it has
+    /// no snapshot yet.
+    pub fn read_dir(dir: &Path) -> Result<Option<Previous>, String> {
+        let snapshot = dir.join("schema.json");
         let Ok(text) = std::fs::read_to_string(&snapshot) else { return Ok(None) };
         let schema =
             serde_json::from_str(&text).map_err(|e| format!("{} is not a schema snapshot: {e}", snapshot.display()))?;
-        let dir = out.join("migrations/sqlite");
+        let dir = dir.join("sqlite");
         let mut migrations: Vec<String> = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -115,6 +125,12 @@ fn parse_back(sql: &str, dialect: Dialect) -> Result<(), GenerateError> {
     })
 }
 
+/// Loads and checks a schema file of either form: a Rust file with a `#[schema]` module
+/// (`.rs`), else YAML.
+pub fn load_schema(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, baas_schema::Diagnostics) {
+    if file.name().ends_with(".rs") { derive::load_file(file) } else { baas_schema::load_yaml(file) }
+}
+
 /// Generates the crate for a checked schema, as a first generation (one initial migration).
 pub fn generate(schema: &CheckedSchema, options: &Options) -> Files {
     match generate_from(schema, options, None, false) {
@@ -146,43 +162,85 @@ pub fn generate_from(
         env!("CARGO_PKG_VERSION"),
         options.source
     );
+    let history = migrations(schema, previous, allow_destructive, &options.source)?;
     let mut add = |path: &str, contents: String, owner| {
         files.insert(PathBuf::from(path), GeneratedFile { contents, owner });
     };
-    let mut migrations: Vec<String> = Vec::new();
+    let layout = rust::Layout::Files;
+    add(
+        "src/generated/mod.rs",
+        rust::file(&header, rust::generated_mod(schema, &history.names, &layout)),
+        Owner::Generated,
+    );
+    for c in &schema.schema.collections {
+        let path = format!("src/generated/{}.rs", names::module_ident(&c.name));
+        add(&path, rust::file(&header, rust::collection_module(schema, c)), Owner::Generated);
+    }
+    add("src/generated/schema.json", schema_json(schema), Owner::Generated);
+    add("src/generated/openapi.json", openapi::document(schema, &options.name), Owner::Generated);
+    for (path, contents) in history.files {
+        add(&format!("migrations/{}", path.display()), contents, Owner::Generated);
+    }
+    add("Cargo.toml", cargo_toml(options), Owner::User);
+    add("README.md", readme(schema, options), Owner::User);
+    add("src/main.rs", rust::file("", rust::main_rs(&options.name)), Owner::User);
+    add("src/hooks.rs", rust::file("", rust::hooks_rs(schema)), Owner::User);
+    Ok(files)
+}
+
+/// The schema as the runtime reads it (and as `migrations/schema.json` records it).
+pub fn schema_json(schema: &CheckedSchema) -> String {
+    serde_json::to_string_pretty(&schema.schema).expect("the IR serializes") + "\n"
+}
+
+/// A crate's migration history brought up to a schema.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// Every migration, in order (`0001_init.sql`, …), existing and new.
+    pub names: Vec<String>,
+    /// Files to write, relative to the migrations folder: the new migration per dialect and
+    /// the snapshot (`schema.json`). Empty when the history already reaches the schema.
+    pub files: BTreeMap<PathBuf, String>,
+    /// What the new migration does, one line per change.
+    pub changes: Vec<String>,
+}
+
+/// The migration history for `schema`: the initial migration when there is no `previous`,
+/// else the existing migrations and, when the schema changed, the next one. Destructive
+/// changes are refused unless `allow_destructive`.
+pub fn migrations(
+    schema: &CheckedSchema,
+    previous: Option<&Previous>,
+    allow_destructive: bool,
+    source: &str,
+) -> Result<History, GenerateError> {
+    let mut history = History::default();
     let mut new_migration: Option<(String, diff::Plan)> = None;
     match previous {
-        None => migrations.push(INITIAL_MIGRATION.to_owned()),
+        None => history.names.push(INITIAL_MIGRATION.to_owned()),
         Some(prev) => {
-            migrations.extend(prev.migrations.iter().cloned());
+            history.names.extend(prev.migrations.iter().cloned());
             let plan = diff::plan(&prev.schema, &schema.schema);
             let refused: Vec<String> = plan.destructive().iter().map(|c| c.summary.clone()).collect();
             if !refused.is_empty() && !allow_destructive {
                 return Err(GenerateError::Destructive(refused));
             }
             if !plan.is_empty() {
-                let name = format!("{:04}_{}.sql", migrations.len() + 1, plan.name());
-                migrations.push(name.clone());
+                let name = format!("{:04}_{}.sql", history.names.len() + 1, plan.name());
+                history.names.push(name.clone());
+                history.changes = plan.changes.iter().map(|c| c.summary.clone()).collect();
                 new_migration = Some((name, plan));
             }
         }
     }
-    add("src/generated/mod.rs", rust::file(&header, rust::generated_mod(schema, &migrations)), Owner::Generated);
-    for c in &schema.schema.collections {
-        let path = format!("src/generated/{}.rs", names::module_ident(&c.name));
-        add(&path, rust::file(&header, rust::collection_module(schema, c)), Owner::Generated);
-    }
-    let json = serde_json::to_string_pretty(&schema.schema).expect("the IR serializes") + "\n";
-    add("src/generated/schema.json", json.clone(), Owner::Generated);
     if previous.is_none() || new_migration.is_some() {
-        add("migrations/schema.json", json, Owner::Generated);
+        history.files.insert(PathBuf::from("schema.json"), schema_json(schema));
     }
-    add("src/generated/openapi.json", openapi::document(schema, &options.name), Owner::Generated);
     for (dir, dialect) in [("sqlite", Dialect::Sqlite), ("postgres", Dialect::Postgres)] {
         if previous.is_none() {
-            let sql = ddl::initial_migration(&schema.schema, dialect, &options.source);
+            let sql = ddl::initial_migration(&schema.schema, dialect, source);
             parse_back(&sql, dialect)?;
-            add(&format!("migrations/{dir}/{INITIAL_MIGRATION}"), sql, Owner::Generated);
+            history.files.insert(PathBuf::from(format!("{dir}/{INITIAL_MIGRATION}")), sql);
         }
         if let Some((name, plan)) = &new_migration {
             let statements = match dialect {
@@ -192,14 +250,10 @@ pub fn generate_from(
             for statement in statements {
                 parse_back(statement, dialect)?;
             }
-            add(&format!("migrations/{dir}/{name}"), diff_sql(plan, name, dialect, &options.source), Owner::Generated);
+            history.files.insert(PathBuf::from(format!("{dir}/{name}")), diff_sql(plan, name, dialect, source));
         }
     }
-    add("Cargo.toml", cargo_toml(options), Owner::User);
-    add("README.md", readme(schema, options), Owner::User);
-    add("src/main.rs", rust::file("", rust::main_rs(&options.name)), Owner::User);
-    add("src/hooks.rs", rust::file("", rust::hooks_rs(schema)), Owner::User);
-    Ok(files)
+    Ok(history)
 }
 
 /// Keeps a collection's wire id across a rename: a collection that existed before (by name or

@@ -21,13 +21,39 @@ pub fn file(header: &str, tokens: TokenStream) -> String {
     format!("{header}{}", prettyplease::unparse(&parsed))
 }
 
-/// `src/generated/mod.rs`: modules, embedded schema and migrations, `backend()`.
-pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStream {
+/// Where the backend module's parts live.
+pub enum Layout<'a> {
+    /// `src/generated/`: a file per collection; the JSON documents and migrations are read
+    /// with `include_str!` relative to it.
+    Files,
+    /// One token stream (a macro's expansion, a build script's output file): collection
+    /// modules inline, the JSON documents as literals, migrations read with `include_str!`
+    /// from the absolute folder `migrations`.
+    Inline { schema_json: &'a str, openapi_json: &'a str, migrations: &'a std::path::Path },
+}
+
+/// The backend module (`src/generated/mod.rs`, or all of it inline): collection modules,
+/// embedded schema and migrations, `backend()`.
+pub fn generated_mod(schema: &CheckedSchema, migrations: &[String], layout: &Layout<'_>) -> TokenStream {
     let collections = &schema.schema.collections;
     let mods = collections.iter().map(|c| {
         let m = module_ident(&c.name);
         let doc = format!(" The `{}` collection.", c.name);
-        quote! { #[doc = #doc] pub mod #m; }
+        match layout {
+            Layout::Files => quote! { #[doc = #doc] pub mod #m; },
+            Layout::Inline { .. } => {
+                let body = collection_module(schema, c);
+                quote! { #[doc = #doc] pub mod #m { #body } }
+            }
+        }
+    });
+    let (schema_json, openapi_json) = match layout {
+        Layout::Files => (quote! { include_str!("schema.json") }, quote! { include_str!("openapi.json") }),
+        Layout::Inline { schema_json, openapi_json, .. } => (quote! { #schema_json }, quote! { #openapi_json }),
+    };
+    let no_hooks = collections.iter().map(|c| {
+        let (m, t) = (module_ident(&c.name), hooks_trait(&c.name));
+        quote! { impl #m::#t for NoHooks {} }
     });
     let bounds: Vec<TokenStream> = collections
         .iter()
@@ -52,7 +78,10 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
     });
     let migration_list = |dialect: &str| {
         let items = migrations.iter().map(|name| {
-            let path = format!("../../migrations/{dialect}/{name}");
+            let path = match layout {
+                Layout::Files => format!("../../migrations/{dialect}/{name}"),
+                Layout::Inline { migrations, .. } => migrations.join(dialect).join(name).display().to_string(),
+            };
             quote! { ::baas_runtime::Migration { name: #name, sql: include_str!(#path) } }
         });
         quote! { &[#(#items),*] }
@@ -62,10 +91,10 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
         #(#mods)*
 
         /// The schema these modules were generated from, as the runtime reads it.
-        pub const SCHEMA_JSON: &str = include_str!("schema.json");
+        pub const SCHEMA_JSON: &str = #schema_json;
 
         /// The OpenAPI 3.1 document of this API, served at `/api/openapi.json`.
-        pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+        pub const OPENAPI_JSON: &str = #openapi_json;
 
         /// Migrations for SQLite, in order.
         pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = #sqlite;
@@ -77,6 +106,12 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String]) -> TokenStre
         pub trait Hooks: #(#bounds)+* {}
 
         impl<T: #(#bounds)+*> Hooks for T {}
+
+        /// Hooks that do nothing: `backend(NoHooks)` serves the schema as it is.
+        #[allow(dead_code)]
+        pub struct NoHooks;
+
+        #(#no_hooks)*
 
         /// The backend: schema, rules, hooks, migrations and the generated routes.
         pub fn backend<H: Hooks>(hooks: H) -> ::baas_runtime::Backend {

@@ -29,6 +29,20 @@ pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use request::{Caller, RequestCx};
 pub use server::run;
 
+/// The derive flow: `#[baas_runtime::schema] mod blog { #[derive(Collection)] struct Post { … } }`
+/// expands into the backend module `baas generate` would write (feature `macros`).
+#[cfg(feature = "macros")]
+pub use baas_macros::{Collection, schema};
+
+/// The build-script flow: includes the backend `baas_codegen::Builder` generated into
+/// `OUT_DIR`. Use it as the body of a module: `mod generated { baas_runtime::include_generated!(); }`.
+#[macro_export]
+macro_rules! include_generated {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/baas_generated.rs"));
+    };
+}
+
 /// Crates generated code uses, re-exported so their versions come from the runtime.
 pub mod deps {
     pub use axum;

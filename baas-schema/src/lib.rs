@@ -5,6 +5,8 @@
 //! Pure: no I/O beyond reading a schema, no async, no HTTP.
 
 pub mod check;
+#[cfg(feature = "derive")]
+pub mod derive;
 pub mod diag;
 pub mod expr;
 pub mod ir;

@@ -82,6 +82,13 @@ impl SourceFile {
         LineCol { line: line + 1, col }
     }
 
+    /// The byte offset of a 1-based line and column (clamped to the line's end).
+    pub fn offset(&self, at: LineCol) -> usize {
+        let Some(&start) = self.line_starts.get(at.line.saturating_sub(1)) else { return self.text.len() };
+        let line = self.line_text(at.line);
+        start + line.char_indices().nth(at.col.saturating_sub(1)).map_or(line.len(), |(i, _)| i)
+    }
+
     /// The text of 1-based `line`, without its line break.
     pub fn line_text(&self, line: usize) -> &str {
         let start = self.line_starts[line - 1];

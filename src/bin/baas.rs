@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     /// Check a schema: every error and warning with its place, or a one-line summary.
     Check {
-        /// The schema file (YAML).
+        /// The schema: a YAML file, or a Rust file with a `#[schema]` module.
         schema: PathBuf,
         /// How to print diagnostics: for people, or as JSON for editors and tools.
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -29,6 +29,28 @@ enum Command {
         #[command(flatten)]
         args: GenerateArgs,
         /// Change nothing; exit 1 when a generated file is missing or stale (for CI).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a schema in the YAML format: a `#[schema]` module of a Rust file (or a YAML
+    /// schema, normalised).
+    Export {
+        /// The schema: a Rust file with a `#[schema]` module, or a YAML file.
+        schema: PathBuf,
+    },
+    /// Bring a migrations folder up to a schema: write the initial migration, or the next one
+    /// when the schema changed since `<dir>/schema.json` (for the derive flow, whose macro
+    /// never writes files).
+    Migrations {
+        /// The schema: a Rust file with a `#[schema]` module, or a YAML file.
+        schema: PathBuf,
+        /// The migrations folder.
+        #[arg(long, default_value = "migrations")]
+        dir: PathBuf,
+        /// Write a migration even when it loses data (drops a collection or field, …).
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Change nothing; exit 1 when a migration is missing (for CI).
         #[arg(long)]
         check: bool,
     },
@@ -84,6 +106,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { schema, format } => check(&schema, format),
         Command::Generate { args, check } => generate(&args, check),
+        Command::Export { schema } => export(&schema),
+        Command::Migrations { schema, dir, allow_destructive, check } => {
+            migrations(&schema, &dir, allow_destructive, check)
+        }
         Command::Dev { schema, http, db, out, debug } => dev(&schema, &http, &db, out, debug),
     }
 }
@@ -104,7 +130,7 @@ fn check(path: &Path, format: Format) -> ExitCode {
         Ok(file) => file,
         Err(code) => return code,
     };
-    let (checked, diags) = baas::schema::load_yaml(&file);
+    let (checked, diags) = baas::codegen::load_schema(&file);
     let sorted = diags.clone().into_sorted();
     match format {
         Format::Json => {
@@ -156,7 +182,7 @@ fn plural(n: usize) -> &'static str {
 /// Loads and checks a schema, printing diagnostics; `None` when it has errors.
 fn load(path: &Path) -> Result<(SourceFile, baas::schema::CheckedSchema), ExitCode> {
     let file = read(path)?;
-    let (checked, diags) = baas::schema::load_yaml(&file);
+    let (checked, diags) = baas::codegen::load_schema(&file);
     for d in diags.clone().into_sorted() {
         eprintln!("{}", d.render(&file));
     }
@@ -169,11 +195,87 @@ fn load(path: &Path) -> Result<(SourceFile, baas::schema::CheckedSchema), ExitCo
     }
 }
 
+fn export(path: &Path) -> ExitCode {
+    let (file, checked) = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    print!("{}", baas::codegen::export::yaml(&checked.schema, file.name()));
+    ExitCode::SUCCESS
+}
+
+fn migrations(path: &Path, dir: &Path, allow_destructive: bool, check_only: bool) -> ExitCode {
+    let (file, checked) = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let previous = match baas::codegen::Previous::read_dir(dir) {
+        Ok(previous) => previous,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let history = match baas::codegen::migrations(&checked, previous.as_ref(), allow_destructive, file.name()) {
+        Ok(history) => history,
+        Err(e) => return report_generate_error(&e),
+    };
+    if history.files.is_empty() {
+        println!("{}: up to date with {} ({} migrations)", dir.display(), file.name(), history.names.len());
+        return ExitCode::SUCCESS;
+    }
+    if check_only {
+        eprintln!(
+            "{}: behind {}; run `baas migrations {} --dir {}`",
+            dir.display(),
+            file.name(),
+            path.display(),
+            dir.display()
+        );
+        for change in &history.changes {
+            eprintln!("  - {change}");
+        }
+        return ExitCode::FAILURE;
+    }
+    for change in &history.changes {
+        println!("  - {change}");
+    }
+    for (rel, contents) in &history.files {
+        let target = dir.join(rel);
+        let written =
+            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, contents));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", target.display());
+            return ExitCode::from(2);
+        }
+        println!("wrote {}", target.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn report_generate_error(e: &baas::codegen::GenerateError) -> ExitCode {
+    match e {
+        baas::codegen::GenerateError::Destructive(changes) => {
+            eprintln!("error: the schema change loses data, so no migration was generated:");
+            for change in changes {
+                eprintln!("  - {change}");
+            }
+            eprintln!(
+                "  = help: if that is intended, run again with --allow-destructive; \
+                 to rename instead, keep the data with `renamed_from: <old name>`"
+            );
+        }
+        e => eprintln!("error: {e}"),
+    }
+    ExitCode::FAILURE
+}
+
 fn options(args: &GenerateArgs, file: &SourceFile) -> baas::codegen::Options {
     let stem = args.schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
     let runtime = match (&args.runtime_version, &args.runtime_path) {
         (Some(v), _) => format!("\"{v}\""),
-        (None, Some(p)) => format!("{{ path = \"{}\" }}", absolute(p).display()),
+        // Relative to the crate, so the pair can move together (a checked-in example).
+        (None, Some(p)) => format!("{{ path = \"{}\" }}", relative_to(&absolute(p), &absolute(&args.out)).display()),
         (None, None) => {
             format!("{{ path = \"{}\" }}", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display())
         }
@@ -183,6 +285,15 @@ fn options(args: &GenerateArgs, file: &SourceFile) -> baas::codegen::Options {
         source: file.name().to_owned(),
         runtime,
     }
+}
+
+/// `target` as a path relative to the folder `base` (both absolute).
+fn relative_to(target: &Path, base: &Path) -> PathBuf {
+    let (t, b): (Vec<_>, Vec<_>) = (target.components().collect(), base.components().collect());
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out: PathBuf = b[common..].iter().map(|_| "..").collect();
+    out.extend(&t[common..]);
+    out
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -208,21 +319,7 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
         args.allow_destructive,
     ) {
         Ok(files) => files,
-        Err(baas::codegen::GenerateError::Destructive(changes)) => {
-            eprintln!("error: the schema change loses data, so no migration was generated:");
-            for change in &changes {
-                eprintln!("  - {change}");
-            }
-            eprintln!(
-                "  = help: if that is intended, run again with --allow-destructive; \
-                 to rename instead, keep the data with `renamed_from: <old name>`"
-            );
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report_generate_error(&e),
     };
     if check_only {
         let stale = baas::codegen::stale(&args.out, &files);

@@ -1,6 +1,7 @@
 // The blog API suite, included by tests/blog_api.rs (SQLite, or BAAS_TEST_ENGINE) and
 // tests/blog_api_pg.rs (PostgreSQL): every test runs on both engines. The including file
-// declares `mod support;` and `fn engine() -> support::Engine`.
+// declares `mod support;`, `fn engine() -> support::Engine` and `fn binary() -> &'static
+// std::path::Path` (the blog backend under test: generated from YAML, or an example crate).
 
 use serde_json::{Value, json};
 
@@ -61,7 +62,7 @@ mod client {
     impl Api {
         /// Starts a fresh backend.
         pub fn start() -> Api {
-            let server = support::start_on(support::blog_binary(), super::engine());
+            let server = support::start_on(super::binary(), super::engine());
             let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
             Api { server, agent }
         }

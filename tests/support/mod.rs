@@ -68,6 +68,25 @@ pub fn chat_binary() -> &'static Path {
     })
 }
 
+/// examples/blog-derive (the blog from derive macros), built once per test process.
+pub fn derive_example_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build(&root().join("examples").join("blog-derive"), "blog-derive"))
+}
+
+/// examples/blog-build (the blog from a build script), built once per test process.
+pub fn build_example_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build(&root().join("examples").join("blog-build"), "blog-build"))
+}
+
+/// examples/blog-yaml (the crate `baas generate schemas/blog.yaml` wrote), built once per
+/// test process.
+pub fn yaml_example_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build(&root().join("examples").join("blog-yaml"), "blog-yaml"))
+}
+
 /// A running backend; killed when dropped.
 pub struct Server {
     pub child: Child,

@@ -720,7 +720,7 @@ fn scalar_origin(text: &str, node: &Node) -> Origin {
 /// offset `base`), where whitespace in `value` may stand for any whitespace in `raw` and
 /// extra whitespace in `raw` (indentation, line breaks) is skipped. `None` when the two
 /// differ otherwise (escapes), so the caller keeps what it had.
-fn align(value: &str, raw: &str, base: usize) -> Option<Origin> {
+pub(crate) fn align(value: &str, raw: &str, base: usize) -> Option<Origin> {
     let mut anchors = Vec::new();
     let mut rest = raw.char_indices();
     for (vi, vc) in value.char_indices() {

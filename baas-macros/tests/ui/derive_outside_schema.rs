@@ -1,0 +1,8 @@
+use baas_runtime::Collection;
+
+#[derive(Collection)]
+pub struct Post {
+    pub title: String,
+}
+
+fn main() {}

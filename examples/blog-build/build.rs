@@ -1,0 +1,3 @@
+fn main() {
+    baas_codegen::Builder::new().schema("../../schemas/blog.yaml").compile();
+}
