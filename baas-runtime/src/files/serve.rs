@@ -1,7 +1,9 @@
 //! `GET /api/files/{collection}/{record}/{name}` and `POST /api/files/token`
 //! (pocketbase-api.md §3.2).
 //!
-//! A file is served when the record exists and one of its file fields holds the name. Files of
+//! A file is served when the record exists and one of its file fields holds the name;
+//! `?thumb=` serves a thumbnail of the field's `thumbs` sizes (or `100x100`) for images, the
+//! original otherwise, as PocketBase does. Files of
 //! unprotected fields are public to whoever knows the URL, as in PocketBase; a protected
 //! field's files need `?token=` with a file token whose record passes the collection's view
 //! rule (a superuser's always does). Anything else is a 404, indistinguishable from a missing
@@ -78,31 +80,37 @@ pub async fn file(
         None => None,
     };
     let (coll2, id2, name2) = (coll.clone(), record_id.clone(), name.clone());
-    let allowed =
-        app.db()
-            .read(move |conn| {
-                let Some(record) = records::fetch_unchecked(conn, &coll2, &id2)? else { return Ok(false) };
-                let field = coll2.ir.fields.iter().find(|f| {
-                    matches!(f.ty, FieldType::File { .. }) && super::names(record.get(&f.name)).contains(&name2)
-                });
-                match field {
-                    None => Ok(false),
-                    Some(f) if matches!(f.ty, FieldType::File { protected: true, .. }) => {
-                        let Some(caller) = caller else { return Ok(false) };
-                        let req = RequestCx { auth: Some(caller), ..RequestCx::system() };
-                        records::can_view(conn, &coll2, &id2, &req)
-                    }
-                    Some(_) => Ok(true),
+    // The thumbnail sizes of the field holding the file, when the caller may have the file.
+    let thumbs = app
+        .db()
+        .read(move |conn| {
+            let Some(record) = records::fetch_unchecked(conn, &coll2, &id2)? else { return Ok(None) };
+            let field = coll2.ir.fields.iter().find_map(|f| match &f.ty {
+                FieldType::File { protected, thumbs, .. } if super::names(record.get(&f.name)).contains(&name2) => {
+                    Some((*protected, thumbs.clone()))
                 }
-            })
-            .await?;
-    if !allowed {
-        return Err(ApiError::not_found());
-    }
+                _ => None,
+            });
+            let Some((protected, thumbs)) = field else { return Ok(None) };
+            if protected {
+                let Some(caller) = caller else { return Ok(None) };
+                let req = RequestCx { auth: Some(caller), ..RequestCx::system() };
+                if !records::can_view(conn, &coll2, &id2, &req)? {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(thumbs))
+        })
+        .await?
+        .ok_or_else(ApiError::not_found)?;
 
     let key = super::key(&coll.ir.id, &record_id, &name);
     let storage = app.storage();
-    let thumb = query.get("thumb").and_then(|s| thumb::Size::parse(s)).zip(thumb::format_of(&name));
+    let thumb = query
+        .get("thumb")
+        .filter(|spec| *spec == thumb::ALWAYS || thumbs.contains(spec))
+        .and_then(|spec| thumb::Size::parse(spec))
+        .zip(thumb::format_of(&name));
     let bytes = match thumb {
         Some((size, format)) => {
             let spec = query.get("thumb").map(String::as_str).unwrap_or_default();

@@ -1,8 +1,9 @@
 //! Image thumbnails (`?thumb=WxH`), made with the `image` crate in the image's own format.
 //!
 //! Sizes as PocketBase spells them: `WxH` crops to fill W×H from the center, `WxHt` from the
-//! top, `WxHb` from the bottom, `WxHf` fits inside W×H without cropping, `0xH` and `Wx0` resize
-//! to that height or width keeping the proportions. Either side is at most [`MAX_SIDE`].
+//! top, `WxHb` from the bottom, `WxHf` fits inside W×H without cropping (never enlarging),
+//! `0xH` and `Wx0` resize to that height or width keeping the proportions. Either side is at
+//! most [`MAX_SIDE`]. Only the sizes a field declares (`thumbs`) and [`ALWAYS`] are served.
 
 use std::io::Cursor;
 
@@ -11,6 +12,8 @@ use image::{DynamicImage, ImageFormat};
 
 /// The largest thumbnail side, in pixels.
 pub const MAX_SIDE: u32 = 2000;
+/// The size served for every image field, declared or not (PocketBase's admin UI uses it).
+pub const ALWAYS: &str = "100x100";
 
 /// How a thumbnail fits its box.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +94,7 @@ fn resize(img: &DynamicImage, size: Size) -> DynamicImage {
         return img.resize_exact(width, scaled(width, h0, w0), FilterType::Lanczos3);
     }
     match fit {
+        Fit::Inside if w0 <= width && h0 <= height => img.clone(),
         Fit::Inside => img.resize(width, height, FilterType::Lanczos3),
         Fit::Center => img.resize_to_fill(width, height, FilterType::Lanczos3),
         Fit::Top | Fit::Bottom => {
@@ -147,8 +151,15 @@ mod tests {
     fn thumbnails_have_the_requested_box_in_every_format() {
         for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::WebP] {
             let src = sample(format);
-            let cases =
-                [("10x10", (10, 10)), ("10x10f", (10, 5)), ("0x10", (20, 10)), ("10x0", (10, 5)), ("8x8t", (8, 8))];
+            let cases = [
+                ("10x10", (10, 10)),
+                ("10x10f", (10, 5)),
+                ("100x100f", (40, 20)),
+                ("0x10", (20, 10)),
+                ("10x0", (10, 5)),
+                ("8x8t", (8, 8)),
+                ("100x100", (100, 100)),
+            ];
             for (spec, want) in cases {
                 let thumb = make(&src, format, Size::parse(spec).unwrap()).unwrap();
                 assert_eq!(dims(&thumb, format), want, "{format:?} {spec}");

@@ -92,7 +92,9 @@ describe('a single image field (users.avatar)', () => {
     });
 
     it('makes thumbnails and keeps them beside the file', async () => {
-        for (const [thumb, size] of [['10x10', [10, 10]], ['20x0', [20, 10]], ['0x5', [10, 5]], ['30x30f', [30, 15]]]) {
+        // The sizes chat.yaml declares, and 100x100, which is always served.
+        const sizes = [['40x40', [40, 40]], ['80x0', [80, 40]], ['0x10', [20, 10]], ['64x64f', [40, 20]], ['100x100', [100, 100]]];
+        for (const [thumb, size] of sizes) {
             const { res, bytes } = await get(A.pb.files.getURL(me, me.avatar, { thumb }));
             assert.equal(res.status, 200, thumb);
             assert.equal(res.headers.get('content-type'), 'image/png');
@@ -100,12 +102,14 @@ describe('a single image field (users.avatar)', () => {
             const again = await get(A.pb.files.getURL(me, me.avatar, { thumb }));
             assert.deepEqual(again.bytes, bytes, 'served from the cache');
         }
-        // An invalid size serves the original.
-        const { bytes } = await get(A.pb.files.getURL(me, me.avatar, { thumb: 'big' }));
-        assert.deepEqual(bytes, PNG);
+        // An undeclared or invalid size serves the original.
+        for (const thumb of ['10x10', 'big']) {
+            const { bytes } = await get(A.pb.files.getURL(me, me.avatar, { thumb }));
+            assert.deepEqual(bytes, PNG, thumb);
+        }
         const keys = await stored(folder(me));
-        assert.equal(keys.length, 5);
-        assert.ok(keys.includes(`thumbs_${me.avatar}/10x10_${me.avatar}`), keys.join());
+        assert.equal(keys.length, 6);
+        assert.ok(keys.includes(`thumbs_${me.avatar}/40x40_${me.avatar}`), keys.join());
     });
 
     it('refuses files of the wrong type or too large', async () => {
@@ -117,7 +121,7 @@ describe('a single image field (users.avatar)', () => {
         assert.equal(err.response.data.avatar.code, 'validation_file_size_limit');
         assert.deepEqual(err.response.data.avatar.params, { file: 'big.png', maxSize: 512000 });
         assert.equal(err.response.message, 'Failed to update record.');
-        assert.equal((await stored(folder(me))).length, 5, 'nothing stored');
+        assert.equal((await stored(folder(me))).length, 6, 'nothing stored');
     });
 
     it('replaces the file and its thumbnails', async () => {
