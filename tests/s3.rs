@@ -22,9 +22,10 @@ impl Moto {
         let spawn = |program: &str, pre: &[&str]| {
             Command::new(program).args(pre).args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
         };
-        let child = spawn("moto_server", &[]).or_else(|_| spawn("python3", &["-m", "moto.server"])).unwrap_or_else(|e| {
-            panic!("cannot start moto_server ({e}): install it with `pip install 'moto[server]'` (.ci/run does)")
-        });
+        let child =
+            spawn("moto_server", &[]).or_else(|_| spawn("python3", &["-m", "moto.server"])).unwrap_or_else(|e| {
+                panic!("cannot start moto_server ({e}): install it with `pip install 'moto[server]'` (.ci/run does)")
+            });
         let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {

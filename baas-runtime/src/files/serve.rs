@@ -10,6 +10,7 @@
 //! file.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -17,10 +18,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baas_schema::ir::FieldType;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::thumb;
-use crate::app::AppState;
+use crate::app::{AppState, Coll};
+use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Caller, RequestCx};
 use crate::{records, token};
@@ -84,14 +87,7 @@ pub async fn file(
     let thumbs = app
         .db()
         .read(move |conn| {
-            let Some(record) = records::fetch_unchecked(conn, &coll2, &id2)? else { return Ok(None) };
-            let field = coll2.ir.fields.iter().find_map(|f| match &f.ty {
-                FieldType::File { protected, thumbs, .. } if super::names(record.get(&f.name)).contains(&name2) => {
-                    Some((*protected, thumbs.clone()))
-                }
-                _ => None,
-            });
-            let Some((protected, thumbs)) = field else { return Ok(None) };
+            let Some((protected, thumbs)) = holding(conn, &coll2, &id2, &name2)? else { return Ok(None) };
             if protected {
                 let Some(caller) = caller else { return Ok(None) };
                 let req = RequestCx { auth: Some(caller), ..RequestCx::system() };
@@ -104,8 +100,6 @@ pub async fn file(
         .await?
         .ok_or_else(ApiError::not_found)?;
 
-    let key = super::key(&coll.ir.id, &record_id, &name);
-    let storage = app.storage();
     let thumb = query
         .get("thumb")
         .filter(|spec| *spec == thumb::ALWAYS || thumbs.contains(spec))
@@ -114,42 +108,68 @@ pub async fn file(
     let bytes = match thumb {
         Some((size, format)) => {
             let spec = query.get("thumb").map(String::as_str).unwrap_or_default();
-            let thumb_key = format!("{}/{spec}_{name}", super::thumbs_folder(&coll.ir.id, &record_id, &name));
-            match storage.get(&thumb_key, None).await.map_err(ApiError::internal)? {
-                Some(cached) => Some(cached.bytes),
-                None => {
-                    let original = storage.get(&key, None).await.map_err(ApiError::internal)?;
-                    match original {
-                        None => None,
-                        Some(original) => {
-                            let source = original.bytes.clone();
-                            let made = tokio::task::spawn_blocking(move || thumb::make(&source, format, size))
-                                .await
-                                .map_err(ApiError::internal)?;
-                            match made {
-                                Ok(made) => {
-                                    let made = bytes::Bytes::from(made);
-                                    storage.put(&thumb_key, made.clone()).await.map_err(ApiError::internal)?;
-                                    Some(made)
-                                }
-                                // Not a decodable image: the original is served, as PocketBase does.
-                                Err(_) => Some(original.bytes),
-                            }
-                        }
-                    }
-                }
-            }
+            thumbnail(&app, &coll, &record_id, &name, spec, size, format).await?
         }
-        None => storage.get(&key, None).await.map_err(ApiError::internal)?.map(|o| o.bytes),
+        None => {
+            let key = super::key(&coll.ir.id, &record_id, &name);
+            app.storage().get(&key, None).await.map_err(ApiError::internal)?.map(|o| o.bytes)
+        }
     };
     let bytes = bytes.ok_or_else(ApiError::not_found)?;
     let download = query.get("download").is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
     Ok(respond(&name, bytes, download, headers.get(header::RANGE), method == Method::HEAD))
 }
 
+/// The file field of record `id` holding `name`: whether it is protected, and its thumbnail
+/// sizes. `None` when the record or the name is missing.
+fn holding(conn: &Conn<'_>, coll: &Coll, id: &str, name: &str) -> ApiResult<Option<(bool, Vec<String>)>> {
+    let Some(record) = records::fetch_unchecked(conn, coll, id)? else { return Ok(None) };
+    Ok(coll.ir.fields.iter().find_map(|f| match &f.ty {
+        FieldType::File { protected, thumbs, .. } if super::names(record.get(&f.name)).iter().any(|n| n == name) => {
+            Some((*protected, thumbs.clone()))
+        }
+        _ => None,
+    }))
+}
+
+/// The thumbnail `spec` of file `name`: from the cache beside the file, or made and cached.
+/// The original when it is no decodable image; `None` when the file is gone.
+async fn thumbnail(
+    app: &AppState,
+    coll: &Arc<Coll>,
+    record_id: &str,
+    name: &str,
+    spec: &str,
+    size: thumb::Size,
+    format: image::ImageFormat,
+) -> ApiResult<Option<Bytes>> {
+    let storage = app.storage();
+    let folder = super::thumbs_folder(&coll.ir.id, record_id, name);
+    let thumb_key = format!("{folder}/{spec}_{name}");
+    if let Some(cached) = storage.get(&thumb_key, None).await.map_err(ApiError::internal)? {
+        return Ok(Some(cached.bytes));
+    }
+    let key = super::key(&coll.ir.id, record_id, name);
+    let Some(original) = storage.get(&key, None).await.map_err(ApiError::internal)? else { return Ok(None) };
+    let source = original.bytes.clone();
+    let made =
+        tokio::task::spawn_blocking(move || thumb::make(&source, format, size)).await.map_err(ApiError::internal)?;
+    // Not a decodable image: the original is served, as PocketBase does.
+    let Ok(made) = made else { return Ok(Some(original.bytes)) };
+    let made = Bytes::from(made);
+    storage.put(&thumb_key, made.clone()).await.map_err(ApiError::internal)?;
+    // A write that dropped the file meanwhile has emptied the folder already: this thumbnail
+    // would be left behind.
+    let (coll2, id, name2) = (coll.clone(), record_id.to_owned(), name.to_owned());
+    if app.db().read(move |conn| holding(conn, &coll2, &id, &name2)).await?.is_none() {
+        storage.delete_prefix(&folder).await.map_err(ApiError::internal)?;
+    }
+    Ok(Some(made))
+}
+
 /// The response for a file's bytes: headers as PocketBase sends them, and a single byte range
 /// when one is asked for.
-fn respond(name: &str, bytes: bytes::Bytes, download: bool, range: Option<&HeaderValue>, head: bool) -> Response {
+fn respond(name: &str, bytes: Bytes, download: bool, range: Option<&HeaderValue>, head: bool) -> Response {
     let mime = super::detect_mime(&bytes);
     let base = mime.split(';').next().unwrap_or_default();
     let disposition = if INLINE.contains(&base) && !download { "inline" } else { "attachment" };
@@ -173,7 +193,7 @@ fn respond(name: &str, bytes: bytes::Bytes, download: bool, range: Option<&Heade
         }
         Some(None) => {
             set(header::CONTENT_RANGE, &format!("bytes */{total}"));
-            (StatusCode::RANGE_NOT_SATISFIABLE, bytes::Bytes::new())
+            (StatusCode::RANGE_NOT_SATISFIABLE, Bytes::new())
         }
     };
     set(header::CONTENT_LENGTH, &body.len().to_string());
