@@ -123,7 +123,7 @@ fn field(f: &Field) -> Vec<String> {
                 opts.push("cascade_delete: true".into());
             }
         }
-        FieldType::File { max_size, mime, multiple, protected } => {
+        FieldType::File { max_size, mime, multiple, protected, thumbs } => {
             opts.extend(max_size.map(|n| format!("max_size: {n}")));
             if !mime.is_empty() {
                 opts.push(format!("mime: [{}]", mime.iter().map(|m| quoted(m)).collect::<Vec<_>>().join(", ")));
@@ -133,6 +133,9 @@ fn field(f: &Field) -> Vec<String> {
             }
             if *protected {
                 opts.push("protected: true".into());
+            }
+            if !thumbs.is_empty() {
+                opts.push(format!("thumbs: [{}]", thumbs.iter().map(|t| quoted(t)).collect::<Vec<_>>().join(", ")));
             }
         }
         FieldType::Autodate { on_create, on_update } => {

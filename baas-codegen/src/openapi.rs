@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of a generated backend: every collection's records endpoints,
-//! auth endpoints of auth collections, health and batch, with a JSON Schema per record type.
+//! auth endpoints of auth collections, health, batch and files, with a JSON Schema per record
+//! type.
 
 use baas_schema::CheckedSchema;
 use baas_schema::ir::{Collection, Field, FieldType};
@@ -43,13 +44,22 @@ pub fn document(schema: &CheckedSchema, title: &str) -> String {
             "responses": {"200": {"description": "One result per request"}, "400": error_ref("A request failed; nothing was written")}
         }}));
     }
+    let has_files = |c: &Collection| c.fields.iter().any(|f| matches!(f.ty, FieldType::File { .. }));
+    if schema.schema.collections.iter().any(has_files) {
+        file_paths(&mut paths);
+    }
     for c in &schema.schema.collections {
         let name = &c.name;
         let ty = crate::names::record_type(name).to_string();
         schemas.insert(ty.clone(), record_schema(c));
         schemas.insert(format!("{ty}Input"), input_schema(c));
         let record_ref = json!({"$ref": format!("#/components/schemas/{ty}")});
-        let input_ref = json!({"$ref": format!("#/components/schemas/{ty}Input")});
+        let mut input_ref =
+            json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{ty}Input")}}});
+        if has_files(c) {
+            schemas.insert(format!("{ty}Upload"), upload_schema(c));
+            input_ref["multipart/form-data"] = json!({"schema": {"$ref": format!("#/components/schemas/{ty}Upload")}});
+        }
         let ok = |what: &str| json!({"description": what, "content": {"application/json": {"schema": record_ref}}});
         let mut collection_path = Map::new();
         collection_path.insert("get".into(), json!({
@@ -79,13 +89,13 @@ pub fn document(schema: &CheckedSchema, title: &str) -> String {
         if !c.is_view() {
             collection_path.insert("post".into(), json!({
                 "summary": format!("Create one of {name}"), "operationId": format!("create_{name}"), "tags": [name],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": input_ref}}},
+                "requestBody": {"required": true, "content": input_ref},
                 "responses": {"200": ok("The created record"), "400": error_ref("Invalid, or refused by the create rule")}
             }));
             one_path.insert("patch".into(), json!({
                 "summary": format!("Update one of {name}"), "operationId": format!("update_{name}"), "tags": [name],
                 "parameters": [id_parameter()],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": input_ref}}},
+                "requestBody": {"required": true, "content": input_ref},
                 "responses": {"200": ok("The updated record"), "400": error_ref("Invalid"), "404": error_ref("Missing, or hidden by the update rule")}
             }));
             one_path.insert("delete".into(), json!({
@@ -134,6 +144,38 @@ pub fn document(schema: &CheckedSchema, title: &str) -> String {
         "security": [{}, {"token": []}]
     });
     serde_json::to_string_pretty(&doc).expect("JSON serializes") + "\n"
+}
+
+/// `GET /api/files/{collection}/{record}/{name}` and `POST /api/files/token`.
+fn file_paths(paths: &mut Map<String, Value>) {
+    let path = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": description});
+    paths.insert("/api/files/{collection}/{record}/{name}".into(), json!({"get": {
+        "summary": "Download a file", "operationId": "file", "tags": ["files"],
+        "parameters": [
+            path("collection", "The collection's id or name"), path("record", "The record's id"), path("name", "The stored file name"),
+            {"name": "thumb", "in": "query", "schema": {"type": "string"}, "description": "A thumbnail size of the field's `thumbs` (or 100x100), for images"},
+            {"name": "download", "in": "query", "schema": {"type": "boolean"}, "description": "Serve as an attachment"},
+            {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "A file token, for protected files"}
+        ],
+        "responses": {
+            "200": {"description": "The file", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "206": {"description": "The requested byte range"},
+            "404": error_ref("No such file, or a protected file without a valid token")
+        }
+    }}));
+    paths.insert(
+        "/api/files/token".into(),
+        json!({"post": {
+            "summary": "A short-lived token for protected files", "operationId": "file_token", "tags": ["files"],
+            "security": [{"token": []}],
+            "responses": {
+                "200": {"description": "The token", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"token": {"type": "string"}}
+                }}}},
+                "401": error_ref("No valid token")
+            }
+        }}),
+    );
 }
 
 fn error_ref(description: &str) -> Value {
@@ -198,6 +240,21 @@ fn record_schema(c: &Collection) -> Value {
     props.insert("collectionName".into(), json!({"type": "string", "const": c.name}));
     props.insert("expand".into(), json!({"type": "object"}));
     json!({"type": "object", "properties": props})
+}
+
+/// A multipart body: files under their field's name (`field+`/`+field` append and prepend),
+/// other values as text parts, JSON values in `@jsonPayload`.
+fn upload_schema(c: &Collection) -> Value {
+    let mut props = Map::new();
+    for f in c.fields.iter().filter(|f| matches!(f.ty, FieldType::File { .. })) {
+        let file = json!({"type": "string", "format": "binary"});
+        props.insert(f.name.clone(), if f.ty.is_multiple() { json!({"type": "array", "items": file}) } else { file });
+    }
+    props.insert(
+        "@jsonPayload".into(),
+        json!({"type": "string", "description": "A JSON object merged into the body (arrays, objects, null)"}),
+    );
+    json!({"type": "object", "properties": props, "additionalProperties": {"type": "string"}})
 }
 
 fn input_schema(c: &Collection) -> Value {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::db::Db;
 use crate::error::ApiResult;
+use crate::storage::Storage;
 
 /// A record as the runtime handles it: canonical API JSON by field name.
 pub type Record = Map<String, Value>;
@@ -147,11 +148,12 @@ struct Inner {
     collections: BTreeMap<String, Arc<Coll>>,
     by_id: BTreeMap<String, String>,
     secret: Vec<u8>,
+    storage: Storage,
 }
 
 impl AppState {
     /// Assembles the state; `schema` must already include `_superusers`.
-    pub fn new(db: Db, schema: Schema, specs: Vec<CollectionSpec>, secret: Vec<u8>) -> Self {
+    pub fn new(db: Db, schema: Schema, specs: Vec<CollectionSpec>, secret: Vec<u8>, storage: Storage) -> Self {
         let mut collections = BTreeMap::new();
         let mut by_id = BTreeMap::new();
         let mut specs: BTreeMap<&str, CollectionSpec> = specs.into_iter().map(|s| (s.name, s)).collect();
@@ -174,7 +176,7 @@ impl AppState {
             collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
-        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret }) }
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage }) }
     }
 
     pub fn db(&self) -> &Db {
@@ -191,6 +193,11 @@ impl AppState {
 
     pub fn secret(&self) -> &[u8] {
         &self.inner.secret
+    }
+
+    /// Where uploaded files live.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
     }
 
     /// A collection by name or by id.

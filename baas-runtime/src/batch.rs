@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, msg};
-use crate::records;
+use crate::files::{self, Trash, Upload};
 use crate::request::RequestCx;
+use crate::{id, records};
 
 /// One sub-request, as the SDK sends it.
 struct Item {
@@ -22,6 +23,8 @@ struct Item {
     query: HashMap<String, String>,
     headers: HashMap<String, String>,
     body: serde_json::Map<String, Value>,
+    /// Its file parts (`requests.{i}.{field}`), named by field.
+    uploads: Vec<Upload>,
 }
 
 pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Json<Value>> {
@@ -42,24 +45,72 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
             "params": {"max": max},
         }})));
     }
-    let items: Vec<Result<Item, ApiError>> = requests.iter().map(parse_item).collect();
+    let mut items: Vec<Result<Item, ApiError>> = requests.iter().map(parse_item).collect();
+    let written = store_uploads(&app, &mut items, &req.uploads).await?;
     let app2 = app.clone();
-    let results = app
+    let result = app
         .db()
         .write(move |conn| {
             conn.transaction(|conn| {
                 let mut out = Vec::new();
+                let mut trash = Trash::default();
                 for (i, item) in items.into_iter().enumerate() {
-                    match item.and_then(|item| run(conn, &app2, &req, item)) {
+                    match item.and_then(|item| run(conn, &app2, &req, item, &mut trash)) {
                         Ok(result) => out.push(result),
                         Err(e) => return Err(item_failed(i, &e)),
                     }
                 }
-                Ok(out)
+                Ok((out, trash))
             })
         })
-        .await?;
-    Ok(Json(Value::Array(results)))
+        .await;
+    match result {
+        Ok((results, trash)) => {
+            files::empty(&app, trash).await;
+            Ok(Json(Value::Array(results)))
+        }
+        Err(e) => {
+            files::discard(&app, written).await;
+            Err(e)
+        }
+    }
+}
+
+/// Hands each item its file parts and stores them before the transaction (see `files`). A
+/// create without an `id` gets one here, since its files are stored under it.
+async fn store_uploads(
+    app: &AppState,
+    items: &mut [Result<Item, ApiError>],
+    uploads: &[Upload],
+) -> ApiResult<Vec<String>> {
+    for upload in uploads {
+        let Some((index, part)) = upload.part.strip_prefix("requests.").and_then(|r| r.split_once('.')) else {
+            continue;
+        };
+        if let Some(Ok(item)) = index.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+            item.uploads.push(Upload { part: part.to_owned(), ..upload.clone() });
+        }
+    }
+    let mut written = Vec::new();
+    for item in items.iter_mut().flatten().filter(|item| !item.uploads.is_empty() && item.method != "DELETE") {
+        let Some(coll) = app.collection(&item.collection) else { continue };
+        let id = match &item.id {
+            Some(id) => id.clone(),
+            None => {
+                let id = item.body.get("id").and_then(Value::as_str).map_or_else(id::new_id, str::to_owned);
+                item.body.insert("id".into(), Value::String(id.clone()));
+                id
+            }
+        };
+        match files::store(app, &coll, &id, &files::for_file_fields(&coll, &item.uploads)).await {
+            Ok(keys) => written.extend(keys),
+            Err(e) => {
+                files::discard(app, written).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(written)
 }
 
 fn invalid(data: Value) -> ApiError {
@@ -101,10 +152,10 @@ fn parse_item(v: &Value) -> Result<Item, ApiError> {
         None | Some(Value::Null) => serde_json::Map::new(),
         Some(_) => return Err(ApiError::invalid_request()),
     };
-    Ok(Item { method, collection, id, query: query.into_iter().collect(), headers, body })
+    Ok(Item { method, collection, id, query: query.into_iter().collect(), headers, body, uploads: Vec::new() })
 }
 
-fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item) -> ApiResult<Value> {
+fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item, trash: &mut Trash) -> ApiResult<Value> {
     let coll = app
         .collection(&item.collection)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE))?;
@@ -116,20 +167,21 @@ fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item) -> ApiRes
         headers,
         method: item.method.clone(),
         body: Some(item.body),
+        uploads: item.uploads,
         now: outer.now,
     };
     let ok = |record| json!({"status": 200, "body": records::shape(record, &req)});
     match (item.method.as_str(), item.id) {
         ("POST", None) => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
-        ("PATCH", Some(id)) => records::update_in(conn, app, &coll, &id, &req, None).map(ok),
+        ("PATCH", Some(id)) => records::update_in(conn, app, &coll, &id, &req, None, trash).map(ok),
         ("DELETE", Some(id)) => {
-            records::delete_in(conn, app, &coll, &id, &req).map(|()| json!({"status": 204, "body": null}))
+            records::delete_in(conn, app, &coll, &id, &req, trash).map(|()| json!({"status": 204, "body": null}))
         }
         ("PUT", None) => {
             let id = req.body.as_ref().and_then(|b| b.get("id")).and_then(Value::as_str).map(str::to_owned);
             match id {
                 Some(id) if records::exists(conn, &coll, &id)? => {
-                    records::update_in(conn, app, &coll, &id, &req, None).map(ok)
+                    records::update_in(conn, app, &coll, &id, &req, None, trash).map(ok)
                 }
                 _ => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
             }

@@ -15,6 +15,7 @@ use crate::app::{AppState, Coll, CompiledRule, HookContext, Record};
 pub(crate) use crate::db::placeholder;
 use crate::db::{Conn, DbError, SqlValue};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
+use crate::files::{self, Trash};
 use crate::query::{self, ListParams};
 use crate::request::RequestCx;
 use crate::values::{self, Mode, Prepared};
@@ -226,6 +227,14 @@ fn fetch(conn: &Conn<'_>, coll: &Coll, id: &str, gate: &Gate<'_>, req: &RequestC
     Ok(rows.pop().map(|row| row_to_record(coll, row)))
 }
 
+/// Whether `req`'s caller may view record `id` (its view rule; superusers may).
+pub(crate) fn can_view(conn: &Conn<'_>, coll: &Coll, id: &str, req: &RequestCx) -> ApiResult<bool> {
+    match gate(coll, Action::View, req, conn.dialect()) {
+        Ok(gate) => Ok(fetch(conn, coll, id, &gate, req)?.is_some()),
+        Err(_) => Ok(false),
+    }
+}
+
 fn hook_cx(req: &RequestCx) -> HookContext<'_> {
     HookContext { auth: req.auth.as_ref().map(|a| &a.record), superuser: req.is_superuser() }
 }
@@ -340,14 +349,24 @@ pub fn shape(record: Record, req: &RequestCx) -> Value {
 /// A create's validated input: the values and the password hash, or the field errors.
 pub type PreparedCreate = Result<(Prepared, Option<String>), FieldErrors>;
 
-/// Validates a create body and hashes its password (slow on purpose: call off the runtime).
+/// Validates a create body and its uploads, decides the record's id (its files are stored
+/// under it) and hashes its password (slow on purpose: call off the runtime).
 pub fn prepare_create(coll: &Coll, req: &RequestCx) -> PreparedCreate {
     let body = req.body.clone().unwrap_or_default();
     let caller = values::Caller { superuser: req.is_superuser(), is_self: false };
-    values::prepare(&coll.ir, &body, Mode::Create, &caller).map(|p| {
-        let hash = p.password.as_deref().map(password::hash);
-        (p, hash)
-    })
+    let prepared = values::prepare(&coll.ir, &body, Mode::Create, &caller);
+    let (mut prepared, files) = match (prepared, files::resolve(&coll.ir, &body, &req.uploads, None)) {
+        (Ok(p), Ok(files)) => (p, files),
+        (Err(mut errors), Err(file_errors)) => {
+            errors.extend(file_errors);
+            return Err(errors);
+        }
+        (Err(errors), Ok(_)) | (Ok(_), Err(errors)) => return Err(errors),
+    };
+    prepared.values.extend(files);
+    prepared.values.entry(system::ID).or_insert_with(|| Value::String(id::new_id()));
+    let hash = prepared.password.as_deref().map(password::hash);
+    Ok((prepared, hash))
 }
 
 /// `POST /api/collections/{c}/records`
@@ -360,11 +379,22 @@ pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> Api
     let (coll2, req2) = (coll.clone(), req.clone());
     let prepared =
         tokio::task::spawn_blocking(move || prepare_create(&coll2, &req2)).await.map_err(ApiError::internal)?;
+    // New files are stored before the record that names them is committed.
+    let written = match &prepared {
+        Ok((p, _)) => {
+            let id = p.values.get(system::ID).and_then(Value::as_str).unwrap_or_default();
+            files::store(app, &coll, id, &files::referenced(&coll, &p.values, &req.uploads)).await?
+        }
+        Err(_) => Vec::new(),
+    };
     let app2 = app.clone();
     let req2 = req.clone();
-    let record =
-        app.db().write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared))).await?;
-    Ok(shape(record, &req))
+    let result =
+        app.db().write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared))).await;
+    if result.is_err() {
+        files::discard(app, written).await;
+    }
+    Ok(shape(result?, &req))
 }
 
 /// The create itself, inside the caller's transaction.
@@ -548,7 +578,8 @@ pub fn prepare_update(coll: &Coll, existing: &Record, req: &RequestCx) -> ApiRes
         .is_some_and(|a| a.collection.ir.name == coll.ir.name && a.record.get("id") == existing.get("id"));
     let caller = values::Caller { superuser: req.is_superuser(), is_self };
     let fail = |errors| ApiError::fields(msg::UPDATE_FAILED, errors);
-    let prepared = values::prepare(&coll.ir, &body, Mode::Update { existing }, &caller).map_err(fail)?;
+    let mut prepared = values::prepare(&coll.ir, &body, Mode::Update { existing }, &caller).map_err(fail)?;
+    prepared.values.extend(files::resolve(&coll.ir, &body, &req.uploads, Some(existing)).map_err(fail)?);
     if let Some(old) = &prepared.old_password {
         let stored = existing.get(system::PASSWORD).and_then(Value::as_str).unwrap_or_default();
         if !password::verify(old, stored) {
@@ -583,17 +614,34 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
     let prepared = tokio::task::spawn_blocking(move || prepare_update(&coll2, &existing, &req2))
         .await
         .map_err(ApiError::internal)??;
+    let written = files::store(app, &coll, &id, &files::referenced(&coll, &prepared.0.values, &req.uploads)).await?;
     let app2 = app.clone();
     let req2 = req.clone();
-    let record = app
+    let result = app
         .db()
-        .write(move |conn| conn.transaction(|conn| update_in(conn, &app2, &coll, &id, &req2, Some(prepared))))
-        .await?;
-    Ok(shape(record, &req))
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let mut trash = Trash::default();
+                let record = update_in(conn, &app2, &coll, &id, &req2, Some(prepared), &mut trash)?;
+                Ok((record, trash))
+            })
+        })
+        .await;
+    match result {
+        Ok((record, trash)) => {
+            files::empty(app, trash).await;
+            Ok(shape(record, &req))
+        }
+        Err(e) => {
+            files::discard(app, written).await;
+            Err(e)
+        }
+    }
 }
 
 /// The update itself, inside the caller's transaction. `prepared` may be `None` when the
-/// stored record was not known beforehand (batch); it is then validated here.
+/// stored record was not known beforehand (batch); it is then validated here. Files the update
+/// leaves unreferenced go to `trash`, for deletion once the transaction commits.
 pub fn update_in(
     conn: &Conn<'_>,
     app: &AppState,
@@ -601,6 +649,7 @@ pub fn update_in(
     id: &str,
     req: &RequestCx,
     prepared: Option<PreparedUpdate>,
+    trash: &mut Trash,
 ) -> ApiResult<Record> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::UPDATE_FAILED));
@@ -616,6 +665,11 @@ pub fn update_in(
     for (k, v) in prepared.values {
         record.insert(k, v);
     }
+    // File fields are settled against the record as it is now: only names it still holds are kept.
+    let body = req.body.clone().unwrap_or_default();
+    let files = files::resolve(&coll.ir, &body, &req.uploads, Some(&old))
+        .map_err(|errors| ApiError::fields(msg::UPDATE_FAILED, errors))?;
+    record.extend(files);
     if let Some(hash) = hash {
         record.insert(system::PASSWORD.into(), Value::String(hash));
         record.insert(system::TOKEN_KEY.into(), Value::String(id::token_key()));
@@ -629,6 +683,7 @@ pub fn update_in(
     check_relations(conn, app, coll, &record, msg::UPDATE_FAILED)?;
     coll.hooks.before_update(&old, &mut record, &hook_cx(req))?;
     update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
+    trash.replaced(coll, &old, &record);
     coll.hooks.after_update(&record, &hook_cx(req));
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
@@ -639,18 +694,37 @@ pub fn update_in(
 pub async fn delete(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestCx>) -> ApiResult<()> {
     gate(&coll, Action::Delete, &req, app.db().dialect())?;
     let app2 = app.clone();
-    app.db().write(move |conn| conn.transaction(|conn| delete_in(conn, &app2, &coll, &id, &req))).await
+    let trash = app
+        .db()
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let mut trash = Trash::default();
+                delete_in(conn, &app2, &coll, &id, &req, &mut trash)?;
+                Ok(trash)
+            })
+        })
+        .await?;
+    files::empty(app, trash).await;
+    Ok(())
 }
 
-/// The delete itself, inside the caller's transaction.
-pub fn delete_in(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, req: &RequestCx) -> ApiResult<()> {
+/// The delete itself, inside the caller's transaction; the files of every record it deletes
+/// (cascades included) go to `trash`.
+pub fn delete_in(
+    conn: &Conn<'_>,
+    app: &AppState,
+    coll: &Coll,
+    id: &str,
+    req: &RequestCx,
+    trash: &mut Trash,
+) -> ApiResult<()> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
     }
     let gate = gate(coll, Action::Delete, req, conn.dialect())?;
     let record = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
     coll.hooks.before_delete(&record, &hook_cx(req))?;
-    delete_cascading(conn, app, coll, id, 0)?;
+    delete_cascading(conn, app, coll, id, 0, trash)?;
     coll.hooks.after_delete(&record, &hook_cx(req));
     Ok(())
 }
@@ -663,7 +737,14 @@ pub fn exists(conn: &Conn<'_>, coll: &Coll, id: &str) -> ApiResult<bool> {
 
 /// Deletes a record and settles every relation that points at it: cascade, clear, or refuse
 /// when a required relation would be left dangling.
-fn delete_cascading(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, depth: usize) -> ApiResult<()> {
+fn delete_cascading(
+    conn: &Conn<'_>,
+    app: &AppState,
+    coll: &Coll,
+    id: &str,
+    depth: usize,
+    trash: &mut Trash,
+) -> ApiResult<()> {
     if depth > 32 {
         return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
     }
@@ -706,7 +787,7 @@ fn delete_cascading(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, dept
                     _ => Vec::new(),
                 };
                 if *cascade_delete {
-                    delete_cascading(conn, app, other, &rid, depth + 1)?;
+                    delete_cascading(conn, app, other, &rid, depth + 1, trash)?;
                 } else if field.required && remaining.is_empty() {
                     return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
                 } else {
@@ -721,6 +802,7 @@ fn delete_cascading(conn: &Conn<'_>, app: &AppState, coll: &Coll, id: &str, dept
         &format!("DELETE FROM {} WHERE \"id\" = {}", quote(&coll.ir.name), placeholder(dialect, 1)),
         &[SqlValue::Text(id.to_owned())],
     )?;
+    trash.deleted(coll, id);
     Ok(())
 }
 

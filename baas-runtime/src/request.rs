@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::app::{AppState, Coll, Record};
 use crate::error::ApiError;
+use crate::files::Upload;
 use crate::{records, token, values};
 
 /// The authenticated caller.
@@ -34,6 +35,8 @@ pub struct RequestCx {
     pub method: String,
     /// The JSON (or multipart) body, when there is one.
     pub body: Option<Map<String, Value>>,
+    /// The files of a multipart body.
+    pub uploads: Vec<Upload>,
     pub now: time::OffsetDateTime,
 }
 
@@ -46,6 +49,7 @@ impl RequestCx {
             headers: HashMap::new(),
             method: "GET".into(),
             body: None,
+            uploads: Vec::new(),
             now: time::OffsetDateTime::now_utc(),
         }
     }
@@ -79,9 +83,15 @@ impl RequestCx {
 /// Finds the caller a token names, or `None` for a missing, bad or expired token.
 pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Option<Caller> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let raw = token::from_header(value)?.to_owned();
+    caller_from_token(app, token::from_header(value)?, token::AUTH).await
+}
+
+/// The caller a token of `kind` ([`token::AUTH`], [`token::FILE`]) names, or `None` for a bad
+/// or expired token.
+pub async fn caller_from_token(app: &AppState, raw: &str, kind: &str) -> Option<Caller> {
+    let raw = raw.to_owned();
     let claims = token::peek(&raw)?;
-    if claims.kind != "auth" {
+    if claims.kind != kind {
         return None;
     }
     let collection = app.collection(&claims.collection_id).filter(|c| c.ir.is_auth())?;
@@ -124,10 +134,11 @@ impl FromRequest<AppState> for RequestCx {
         let query = parse_query(&parts)?;
         let content_type =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let mut uploads = Vec::new();
         let body = if content_type.starts_with("multipart/form-data") {
             let req = Request::from_parts(parts.clone(), body);
             let multipart = Multipart::from_request(req, app).await.map_err(|_| ApiError::invalid_request())?;
-            Some(read_multipart(multipart).await?)
+            Some(read_multipart(multipart, &mut uploads).await?)
         } else {
             let bytes = axum::body::to_bytes(body, 32 << 20).await.map_err(|_| ApiError::invalid_request())?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -145,17 +156,20 @@ impl FromRequest<AppState> for RequestCx {
             headers: rule_headers(&parts.headers),
             method: parts.method.as_str().to_owned(),
             body,
+            uploads,
             now: time::OffsetDateTime::now_utc(),
         })
     }
 }
 
-async fn read_multipart(mut multipart: Multipart) -> Result<Map<String, Value>, ApiError> {
+/// Reads a multipart body: plain parts into the body, file parts into `uploads`.
+async fn read_multipart(mut multipart: Multipart, uploads: &mut Vec<Upload>) -> Result<Map<String, Value>, ApiError> {
     let mut parts = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::invalid_request())? {
         let name = field.name().unwrap_or_default().to_owned();
-        if field.file_name().is_some() {
-            // File uploads arrive with the files milestone; the part is skipped for now.
+        if let Some(original) = field.file_name().map(str::to_owned) {
+            let bytes = field.bytes().await.map_err(|_| ApiError::invalid_request())?;
+            uploads.push(Upload::new(name, original, bytes));
             continue;
         }
         let text = field.text().await.map_err(|_| ApiError::invalid_request())?;

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 /// The `type` claim of auth tokens.
 pub const AUTH: &str = "auth";
+/// The `type` claim of file tokens (protected files, `POST /api/files/token`).
+pub const FILE: &str = "file";
 
 /// The claims of a token.
 ///

@@ -4,8 +4,8 @@
 //! values of a record, and reports every failing field at once with PocketBase's codes,
 //! messages and params. It touches no database, hashes nothing and knows nothing of HTTP:
 //! relation targets are only checked for shape (their existence is the caller's query), file
-//! uploads are the caller's, and a new password comes back in plain text for the caller to
-//! hash.
+//! fields are left to `files::resolve` (their names and uploads go together), and a new
+//! password comes back in plain text for the caller to hash.
 //!
 //! Canonical values are what the API returns per field type: text, email, url, date and the
 //! single select/relation/file fields are strings (`""` when unset); numbers are JSON numbers
@@ -28,8 +28,8 @@
 //!   like a number, a quoted string, an array or an object and parses; otherwise it stays a
 //!   string.
 //! - Update modifiers: `n+`/`n-` add to or subtract from a number; `+s`, `s+` and `s-`
-//!   prepend, append and remove values of select and relation fields; `f-` removes file names.
-//!   A plain value is applied first, then `+s`, `s+`, `s-`; on create they act on the zero
+//!   prepend, append and remove values of select and relation fields (file fields: see
+//!   `files::resolve`). A plain value is applied first, then `+s`, `s+`, `s-`; on create they act on the zero
 //!   value. Modifiers on other types (`body+` on text) are ignored.
 //! - Hidden fields only take input from superusers; for anyone else they keep their value.
 //!
@@ -354,20 +354,8 @@ fn apply_body(field: &Field, body: &Map<String, Value>, current: Option<&Value>)
             }
             Some(Draft::List(items))
         }
-        FieldType::File { .. } => {
-            // Uploads and reordering are the caller's; here only clearing and removing names.
-            let clear = plain.is_some_and(|v| to_list(v).is_empty());
-            let remove = body.get(&format!("{name}-"));
-            if !clear && remove.is_none() {
-                return None;
-            }
-            let mut names = if clear { Vec::new() } else { current.map(to_list).unwrap_or_default() };
-            if let Some(v) = remove {
-                let gone = to_list(v);
-                names.retain(|n| !gone.contains(n));
-            }
-            Some(Draft::List(names))
-        }
+        // Names, uploads and their modifiers are settled with the uploads (`files::resolve`).
+        FieldType::File { .. } => None,
         _ => plain.map(|v| Draft::from_input(&field.ty, v)),
     }
 }
@@ -1077,7 +1065,8 @@ collections:
         }));
         let nulls: Map<String, Value> = existing
             .keys()
-            .filter(|k| !matches!(k.as_str(), "id" | "created" | "updated" | "stamp"))
+            // file fields are `files::resolve`'s
+            .filter(|k| !matches!(k.as_str(), "id" | "created" | "updated" | "stamp" | "doc" | "docs"))
             .map(|k| (k.clone(), Value::Null))
             .collect();
         let values = updated(&c, &existing, Value::Object(nulls));
@@ -1085,7 +1074,7 @@ collections:
             Value::Object(values),
             json!({
                 "note": "", "count": 0, "flag": false, "when": "", "color": "", "colors": [], "owner": "",
-                "owners": [], "meta": null, "doc": "", "docs": []
+                "owners": [], "meta": null
             })
         );
     }
@@ -1414,19 +1403,10 @@ collections:
     // --- files --------------------------------------------------------------------------------
 
     #[test]
-    fn files_are_cleared_by_null_and_names_removed_by_the_minus_modifier() {
+    fn file_fields_are_left_to_the_upload_handling() {
         let c = things();
-        let existing =
-            stored_thing(json!({"doc": "a_1234567890.txt", "docs": ["b_1234567890.txt", "c_1234567890.txt"]}));
-        assert_eq!(Value::Object(updated(&c, &existing, json!({"doc": null}))), json!({"doc": ""}));
-        assert_eq!(Value::Object(updated(&c, &existing, json!({"docs": []}))), json!({"docs": []}));
-        assert_eq!(
-            Value::Object(updated(&c, &existing, json!({"docs-": "b_1234567890.txt"}))),
-            json!({"docs": ["c_1234567890.txt"]})
-        );
-        assert_eq!(Value::Object(updated(&c, &existing, json!({"doc-": ["a_1234567890.txt"]}))), json!({"doc": ""}));
-        // other values are the upload handling's business
-        assert!(updated(&c, &existing, json!({"doc": "other.txt", "docs": ["x"], "docs+": "y"})).is_empty());
+        let existing = stored_thing(json!({"doc": "a_1234567890.txt", "docs": ["b_1234567890.txt"]}));
+        assert!(updated(&c, &existing, json!({"doc": null, "docs-": "b_1234567890.txt", "docs+": "y"})).is_empty());
         assert_eq!(created(&c, json!({"doc": "x.txt", "docs": ["y.txt"]}))["docs"], json!([]));
     }
 

@@ -501,7 +501,7 @@ impl Loader<'_> {
             FieldType::Number { .. } => &["min", "max"],
             FieldType::Select { .. } => &["values"],
             FieldType::Relation { .. } => &["cascade_delete"],
-            FieldType::File { .. } => &["max_size", "mime", "protected"],
+            FieldType::File { .. } => &["max_size", "mime", "protected", "thumbs"],
             FieldType::Autodate { .. } => &["on_create", "on_update"],
             _ => &[],
         };
@@ -644,15 +644,8 @@ impl Loader<'_> {
                     *max_size = Some(value.parse::<syn::LitInt>()?.base10_parse()?);
                 }
             }
-            (FieldType::File { mime, .. }, "mime") => {
-                let list = opt.meta.value()?.parse::<syn::ExprArray>()?;
-                for item in list.elems {
-                    match item {
-                        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => mime.push(s.value()),
-                        other => return Err(syn::Error::new(other.span(), "expected a string")),
-                    }
-                }
-            }
+            (FieldType::File { mime, .. }, "mime") => *mime = strings(opt.meta)?,
+            (FieldType::File { thumbs, .. }, "thumbs") => *thumbs = strings(opt.meta)?,
             (FieldType::File { protected, .. }, "protected") => *protected = flag(opt.meta)?,
             (FieldType::Autodate { on_create, .. }, "on_create") => *on_create = flag(opt.meta)?,
             (FieldType::Autodate { on_update, .. }, "on_update") => *on_update = flag(opt.meta)?,
@@ -690,7 +683,7 @@ impl Loader<'_> {
             "Json" | "Value" => FieldType::Json,
             "AutoDate" => FieldType::Autodate { on_create: true, on_update: false },
             "Select" => FieldType::Select { values: Vec::new(), multiple },
-            "File" => FieldType::File { max_size: None, mime: Vec::new(), multiple, protected: false },
+            "File" => FieldType::File { max_size: None, mime: Vec::new(), multiple, protected: false, thumbs: Vec::new() },
             "Relation" => {
                 let Some(target) = arg.as_ref().and_then(last_segment).map(|(t, _)| t) else {
                     let at = self.places.token(base, type_text(base));
@@ -794,6 +787,18 @@ fn type_text(ty: &Type) -> String {
 
 fn path_text(path: &syn::Path) -> String {
     path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+}
+
+/// `key = ["a", "b"]`.
+fn strings(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<Vec<String>> {
+    let list = meta.value()?.parse::<syn::ExprArray>()?;
+    list.elems
+        .into_iter()
+        .map(|item| match item {
+            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Ok(s.value()),
+            other => Err(syn::Error::new(other.span(), "expected a string")),
+        })
+        .collect()
 }
 
 /// `key` (true) or `key = true|false`.

@@ -147,6 +147,10 @@ pub enum FieldType {
         multiple: bool,
         #[serde(default, skip_serializing_if = "is_false")]
         protected: bool,
+        /// Thumbnail sizes served for images (`100x100`, `0x50`, `40x40f`, …), besides
+        /// `100x100`, which is always served.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        thumbs: Vec<String>,
     },
     Autodate {
         on_create: bool,

@@ -240,7 +240,7 @@ collections:
       b: { type: file, max_size: "1.5 KiB" }
       c: { type: file, max_size: 2 MB }
       d: { type: file, max_size: 0.5kB }
-      e: { type: file, max_size: 1GiB, mime: [], multiple: true, protected: false }
+      e: { type: file, max_size: 1GiB, mime: [], multiple: true, protected: false, thumbs: [100x100, 0x50, 40x40f] }
 "#,
         ),
         (

@@ -1,6 +1,7 @@
 // The batch API (POST /api/batch, pocketbase-api.md §3.6) through pb.createBatch().
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { assertErrorBody, client, rejectsWith, run, signup } from './helpers.mjs';
 
 const title = (s) => `${run} ${s}`;
@@ -118,5 +119,48 @@ describe('batch', () => {
         const batch = client().createBatch();
         batch.collection('posts').create({ title: title('batch anonymous'), author: A.id });
         await rejectsWith(batch.send(), 400);
+    });
+});
+
+describe('batch with files (posts.attachment, max 1 MiB)', () => {
+    const file = (s, name) => new File([Buffer.from(s)], name, { type: 'text/plain' });
+    const download = async (record) => {
+        const res = await fetch(A.pb.files.getURL(record, record.attachment));
+        return [res.status, await res.text()];
+    };
+
+    it('uploads, replaces and clears files of several records in one batch', async () => {
+        const batch = A.pb.createBatch();
+        batch.collection('posts').create({ title: title('batch file one'), author: A.id, attachment: file('one', 'one.txt') });
+        batch.collection('posts').create({ title: title('batch file two'), author: A.id, attachment: file('two', 'two.txt') });
+        const [one, two] = (await batch.send()).map((r) => r.body);
+        assert.match(one.attachment, /^one_[a-z0-9]{10}\.txt$/);
+        assert.deepEqual(await download(one), [200, 'one']);
+        assert.deepEqual(await download(two), [200, 'two']);
+
+        const again = A.pb.createBatch();
+        again.collection('posts').update(one.id, { attachment: file('uno', 'uno.txt') });
+        again.collection('posts').update(two.id, { attachment: null });
+        const [uno, cleared] = (await again.send()).map((r) => r.body);
+        assert.deepEqual(await download(uno), [200, 'uno']);
+        assert.equal(cleared.attachment, '');
+        assert.equal((await download(one))[0], 404, 'the replaced file is gone');
+        assert.equal((await download(two))[0], 404, 'the cleared file is gone');
+    });
+
+    it('stores nothing when an item fails', async () => {
+        const batch = A.pb.createBatch();
+        batch.collection('posts').create({ title: title('batch file three'), author: A.id, attachment: file('3', 'three.txt') });
+        batch.collection('posts').create({ title: '', author: A.id });
+        const err = await rejectsWith(batch.send(), 400);
+        assert.equal(err.response.data.requests['1'].code, 'batch_request_failed');
+        const big = A.pb.createBatch();
+        big.collection('posts').create({ title: title('batch big'), author: A.id, attachment: file('x'.repeat((1 << 20) + 1), 'big.txt') });
+        const tooBig = await rejectsWith(big.send(), 400);
+        assert.equal(tooBig.response.data.requests['0'].response.data.attachment.code, 'validation_file_size_limit');
+        assert.deepEqual(await titlesOfA().then((t) => t.filter((x) => x.includes('three') || x.includes('big'))), []);
+        // Nor any file: the storage folder (BAAS_STORAGE) holds no upload of the failed batches.
+        const stored = fs.readdirSync(process.env.BAAS_STORAGE, { recursive: true }).map(String);
+        assert.deepEqual(stored.filter((f) => /(three|big)_[a-z0-9]{10}\.txt$/.test(f)), []);
     });
 });

@@ -92,8 +92,12 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub db: String,
+    /// Where its uploaded files go: the `--storage` value (a folder or an `s3://` URL).
+    pub files: String,
     /// Dropped after the process is killed (fields drop after `Drop::drop`).
     pub storage: Storage,
+    /// The files folder, when the server got a temporary one.
+    pub files_dir: Option<TempDir>,
 }
 
 impl Drop for Server {
@@ -241,6 +245,12 @@ pub fn start(bin: &Path) -> Server {
 
 /// Starts `bin` on a fresh database of `engine` with one superuser, and waits until it answers.
 pub fn start_on(bin: &Path, engine: Engine) -> Server {
+    start_with_files(bin, engine, None)
+}
+
+/// [`start_on`], with uploaded files in `files` (a `--storage` value) instead of a temporary
+/// folder.
+pub fn start_with_files(bin: &Path, engine: Engine, files: Option<&str>) -> Server {
     let (storage, db) = Storage::new(engine);
     let status = Command::new(bin)
         .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--db", &db])
@@ -248,22 +258,33 @@ pub fn start_on(bin: &Path, engine: Engine) -> Server {
         .status()
         .expect("run superuser upsert");
     assert!(status.success(), "superuser upsert failed");
-    serve(bin, &db, storage)
+    serve_with_files(bin, &db, storage, files)
 }
 
 /// Starts `bin serve` on `db` (already prepared) and waits until it answers; `storage` lives
-/// as long as the server.
+/// as long as the server. Uploaded files go to a temporary folder.
 pub fn serve(bin: &Path, db: &str, storage: Storage) -> Server {
+    serve_with_files(bin, db, storage, None)
+}
+
+/// [`serve`], with uploaded files in `files` (a `--storage` value) when given.
+pub fn serve_with_files(bin: &Path, db: &str, storage: Storage, files: Option<&str>) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
+    let files_dir = files.is_none().then(|| TempDir::new("files"));
+    let files = match &files_dir {
+        Some(dir) => dir.0.display().to_string(),
+        None => files.unwrap_or_default().to_owned(),
+    };
     let child = Command::new(bin)
-        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db])
+        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db, "--storage", &files])
         .env_remove("DATABASE_URL")
+        .env_remove("BAAS_STORAGE")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the backend");
-    let mut server = Server { child, url, db: db.to_owned(), storage };
+    let mut server = Server { child, url, db: db.to_owned(), files, storage, files_dir };
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -313,4 +334,50 @@ pub fn request(
 ) -> (u16, serde_json::Value) {
     let (status, text) = request_text(method, url, token, body);
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Runs `node --test` on the `*.test.mjs` files of `dir` (relative to the workspace root)
+/// against `server`, and fails with node's output when a test fails. The files see the server
+/// in `BAAS_URL`, the superuser in `BAAS_ADMIN_EMAIL`/`BAAS_ADMIN_PASSWORD` and the file
+/// storage in `BAAS_STORAGE` (a folder or an `s3://` URL).
+pub fn run_sdk_tests(server: &Server, dir: &str) {
+    let root = root();
+    assert!(
+        root.join("tests/sdk/node_modules/pocketbase").is_dir(),
+        "tests/sdk/node_modules is missing: run `npm ci --prefix tests/sdk` once (needs Node 20+ and npm), then re-run the tests"
+    );
+    // The test files are named explicitly: `node --test <directory>` searches the directory on
+    // Node 20 only; from Node 21 on, a directory argument is taken as a file and fails.
+    let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+        .map(|entry| entry.expect("read the test folder").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("{dir}/{name}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no {dir}/*.test.mjs files");
+
+    let output = Command::new("node")
+        .args(["--test", "--test-reporter=spec"])
+        .args(&files)
+        .current_dir(&root)
+        .env("BAAS_URL", &server.url)
+        .env("BAAS_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("BAAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("BAAS_STORAGE", &server.files)
+        .env_remove("NODE_OPTIONS")
+        .env_remove("NODE_TEST_CONTEXT")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `node` (Node 20+ must be on PATH): {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "`node --test` on {dir}/*.test.mjs failed ({}) against {} ({}):\n{stdout}\n{stderr}",
+        output.status,
+        server.url,
+        server.db
+    );
+    // Show node's summary (tests/pass/fail/skipped) with `cargo test -- --nocapture`.
+    println!("{stdout}");
 }

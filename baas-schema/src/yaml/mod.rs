@@ -307,7 +307,7 @@ impl Loader<'_> {
             "number" => &["min", "max", "integer"],
             "select" => &["values", "multiple"],
             "relation" => &["collection", "multiple", "cascade_delete"],
-            "file" => &["max_size", "mime", "multiple", "protected"],
+            "file" => &["max_size", "mime", "multiple", "protected", "thumbs"],
             "autodate" => &["on_create", "on_update"],
             _ => &[],
         };
@@ -412,6 +412,7 @@ impl Loader<'_> {
                 mime: opt("mime").map(|n| self.strings(n, "mime")).unwrap_or_default(),
                 multiple: opt("multiple").and_then(|n| self.bool(n, "multiple")).unwrap_or(false),
                 protected: opt("protected").and_then(|n| self.bool(n, "protected")).unwrap_or(false),
+                thumbs: opt("thumbs").map(|n| self.thumbs(n)).unwrap_or_default(),
             },
             "autodate" => {
                 let on_create = opt("on_create").and_then(|n| self.bool(n, "on_create")).unwrap_or(true);
@@ -623,6 +624,26 @@ impl Loader<'_> {
             .collect()
     }
 
+    /// Thumbnail sizes as PocketBase spells them: `WxH` (crop from the center), `WxHt` (from the
+    /// top), `WxHb` (from the bottom), `WxHf` (fit inside), `0xH` and `Wx0` (keep proportions).
+    fn thumbs(&mut self, node: &Node) -> Vec<String> {
+        let Some(items) = self.seq(node, "'thumbs'") else { return Vec::new() };
+        let mut sizes = Vec::new();
+        for item in items {
+            match item.scalar_text() {
+                Some(size) if is_thumb_size(size) => sizes.push(size.to_owned()),
+                text => {
+                    let what = text.map_or_else(|| item.describe().to_owned(), |t| format!("'{t}'"));
+                    self.diags.push(
+                        Diagnostic::error(item.span, format!("invalid thumbnail size {what}"))
+                            .with_help("write `WxH` (e.g. `100x100`), `WxHt`, `WxHb`, `WxHf`, `0xH` or `Wx0`"),
+                    );
+                }
+            }
+        }
+        sizes
+    }
+
     fn bool(&mut self, node: &Node, key: &str) -> Option<bool> {
         match node.plain() {
             Some(Plain::Bool(b)) => Some(b),
@@ -773,6 +794,25 @@ pub fn parse_size(text: &str) -> Option<u64> {
     (bytes >= 1.0 && bytes.fract() == 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
+/// Whether `s` is a thumbnail size: `WxH` with an optional `t`, `b` or `f`, or `0xH`/`Wx0`.
+fn is_thumb_size(s: &str) -> bool {
+    let (size, suffixed) = match s.strip_suffix(['t', 'b', 'f']) {
+        Some(size) => (size, true),
+        None => (s, false),
+    };
+    let Some((w, h)) = size.split_once('x') else { return false };
+    let number = |n: &str| !n.is_empty() && n.len() <= 5 && n.bytes().all(|b| b.is_ascii_digit());
+    if !number(w) || !number(h) {
+        return false;
+    }
+    let zero = |n: &str| n.bytes().all(|b| b == b'0');
+    match (zero(w), zero(h)) {
+        (true, true) => false,
+        (false, false) => true,
+        _ => !suffixed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -785,5 +825,33 @@ mod tests {
         assert_eq!(parse_size("12"), Some(12));
         assert_eq!(parse_size("1 parsec"), None);
         assert_eq!(parse_size("0"), None);
+    }
+
+    #[test]
+    fn thumb_sizes() {
+        for ok in ["100x100", "100x50t", "100x50b", "40x40f", "0x50", "50x0"] {
+            assert!(is_thumb_size(ok), "{ok}");
+        }
+        for bad in ["", "100", "0x0", "0x50f", "50x0t", "ax1", "100x100z", "1 x1", "-1x1", "123456x1"] {
+            assert!(!is_thumb_size(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn thumbs_are_read_and_checked() {
+        let text = "collections:\n  p:\n    fields:\n      f: { type: file, thumbs: [100x100, 0x50, big] }\n";
+        let file = crate::SourceFile::new("t.yaml", text);
+        let mut diags = crate::Diagnostics::new();
+        let schema = load(&file, &mut diags);
+        let rendered = diags.render(&file);
+        assert!(rendered.contains("t.yaml:4:48: error: invalid thumbnail size 'big'"), "{rendered}");
+        let text = text.replace(", big", "");
+        let file = crate::SourceFile::new("t.yaml", text.as_str());
+        let mut diags = crate::Diagnostics::new();
+        let schema2 = load(&file, &mut diags).expect("valid");
+        assert!(!diags.has_errors());
+        let ty = &schema2.collection("p").unwrap().fields.iter().find(|f| f.name == "f").unwrap().ty;
+        assert!(matches!(ty, FieldType::File { thumbs, .. } if thumbs == &["100x100", "0x50"]));
+        drop(schema);
     }
 }
