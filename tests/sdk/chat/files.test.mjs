@@ -172,6 +172,7 @@ describe('a multiple protected field (messages.attachments)', () => {
         assert.equal(bytes.toString(), 'first file');
         assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
         assert.equal(res.headers.get('content-disposition'), `attachment; filename="${names()[0]}"`);
+        assert.equal(res.headers.get('cache-control'), 'private, max-age=2592000, stale-while-revalidate=86400');
 
         assert.equal((await get(url(B.pb, await B.pb.files.getToken()))).res.status, 404, 'not a member');
         const admin = await superuser();
