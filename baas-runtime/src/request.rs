@@ -137,7 +137,9 @@ impl FromRequest<AppState> for RequestCx {
         let body = if content_type.starts_with("multipart/form-data") {
             let req = Request::from_parts(parts.clone(), body);
             let multipart = Multipart::from_request(req, app).await.map_err(|_| ApiError::invalid_request())?;
-            Some(read_multipart(multipart, &mut uploads).await?)
+            let mut body = read_multipart(multipart, &mut uploads).await?;
+            crate::files::add_to_body(&mut body, &uploads);
+            Some(body)
         } else {
             let bytes = axum::body::to_bytes(body, 32 << 20).await.map_err(|_| ApiError::invalid_request())?;
             if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -205,6 +205,17 @@ describe('a multiple protected field (messages.attachments)', () => {
         assert.deepEqual(await stored(folder(msg)), [...names()].sort());
     });
 
+    it('lets rules count the files sent (@request.body.attachments:length <= 5)', async () => {
+        const files = (n) => Array.from({ length: n }, (_, i) => text(`f${i}`, `file${i}.txt`));
+        const five = await A.pb.collection('messages').create({ room: room.id, author: A.id, text: '5', attachments: files(5) });
+        assert.equal(five.attachments.length, 5);
+        await A.pb.collection('messages').delete(five.id);
+        const err = await rejectsWith(A.pb.collection('messages').create({
+            room: room.id, author: A.id, text: '6', attachments: files(6),
+        }), 400);
+        assert.deepEqual(err.response.data, {}, 'the create rule refuses');
+    });
+
     it('stores nothing when the write fails', async () => {
         // Bob is not a member: the create rule fails after the upload was read.
         const err = await rejectsWith(B.pb.collection('messages').create({
