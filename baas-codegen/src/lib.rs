@@ -324,6 +324,8 @@ struct Readme<'a> {
     source: &'a str,
     name: &'a str,
     collections: Vec<&'a str>,
+    /// `collection.field` of every file field.
+    file_fields: Vec<String>,
 }
 
 fn readme(schema: &CheckedSchema, o: &Options) -> String {
@@ -332,6 +334,15 @@ fn readme(schema: &CheckedSchema, o: &Options) -> String {
         source: &o.source,
         name: &o.name,
         collections: schema.schema.collections.iter().map(|c| c.name.as_str()).collect(),
+        file_fields: schema
+            .schema
+            .collections
+            .iter()
+            .flat_map(|c| {
+                let files = c.fields.iter().filter(|f| matches!(f.ty, baas_schema::ir::FieldType::File { .. }));
+                files.map(move |f| format!("{}.{}", c.name, f.name))
+            })
+            .collect(),
     }
     .render()
     .expect("the README template renders")

@@ -91,6 +91,9 @@ async fn store_uploads(
             item.uploads.push(Upload { part: part.to_owned(), ..upload.clone() });
         }
     }
+    for item in items.iter_mut().flatten() {
+        files::add_to_body(&mut item.body, &item.uploads);
+    }
     let mut written = Vec::new();
     for item in items.iter_mut().flatten().filter(|item| !item.uploads.is_empty() && item.method != "DELETE") {
         let Some(coll) = app.collection(&item.collection) else { continue };

@@ -89,8 +89,7 @@ pub async fn authenticate(app: &AppState, headers: &HeaderMap) -> Option<Caller>
 /// The caller a token of `kind` ([`token::AUTH`], [`token::FILE`]) names, or `None` for a bad
 /// or expired token.
 pub async fn caller_from_token(app: &AppState, raw: &str, kind: &str) -> Option<Caller> {
-    let raw = raw.to_owned();
-    let claims = token::peek(&raw)?;
+    let claims = token::peek(raw)?;
     if claims.kind != kind {
         return None;
     }
@@ -99,7 +98,7 @@ pub async fn caller_from_token(app: &AppState, raw: &str, kind: &str) -> Option<
     let id = claims.id.clone();
     let record = app.db().read(move |conn| records::fetch_unchecked(conn, &coll, &id)).await.ok()??;
     let token_key = record.get(system::TOKEN_KEY)?.as_str()?;
-    token::verify(&raw, &token::signing_key(app.secret(), token_key))?;
+    token::verify(raw, &token::signing_key(app.secret(), token_key))?;
     Some(Caller { collection, record })
 }
 
@@ -138,7 +137,9 @@ impl FromRequest<AppState> for RequestCx {
         let body = if content_type.starts_with("multipart/form-data") {
             let req = Request::from_parts(parts.clone(), body);
             let multipart = Multipart::from_request(req, app).await.map_err(|_| ApiError::invalid_request())?;
-            Some(read_multipart(multipart, &mut uploads).await?)
+            let mut body = read_multipart(multipart, &mut uploads).await?;
+            crate::files::add_to_body(&mut body, &uploads);
+            Some(body)
         } else {
             let bytes = axum::body::to_bytes(body, 32 << 20).await.map_err(|_| ApiError::invalid_request())?;
             if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -123,6 +123,28 @@ fn mime_allowed(mime: &str, allowed: &[String]) -> bool {
     })
 }
 
+/// Adds the uploads to the body rules see, as PocketBase does: under its part's name, each
+/// upload's stored name joins what the body holds there (so `@request.body.docs:length`
+/// counts names kept and files sent).
+pub fn add_to_body(body: &mut Map<String, Value>, uploads: &[Upload]) {
+    for upload in uploads {
+        let name = Value::String(upload.name.clone());
+        match body.get_mut(&upload.part) {
+            None => {
+                body.insert(upload.part.clone(), name);
+            }
+            Some(Value::Array(items)) => items.push(name),
+            Some(Value::Null) => {
+                body.insert(upload.part.clone(), Value::Array(vec![name]));
+            }
+            Some(first) => {
+                let first_value = first.take();
+                *first = Value::Array(vec![first_value, name]);
+            }
+        }
+    }
+}
+
 /// The names a file field's value holds.
 pub fn names(value: Option<&Value>) -> Vec<String> {
     match value {
@@ -483,6 +505,23 @@ collections:
         assert_eq!(Value::Object(v.unwrap()), json!({"doc": "", "docs": ["b"]}), "multipart JSON text names");
         let errors = resolve(&c, &obj(json!({"must": null})), &[], Some(&existing)).unwrap_err();
         assert_eq!(errors["must"].code, "validation_required");
+    }
+
+    #[test]
+    fn uploads_join_the_body_rules_see_and_settle_the_same() {
+        let c = things();
+        let existing = obj(json!({"id": "r", "docs": ["a", "b"], "must": "m"}));
+        let (new, back) = (upload("docs", "new.txt", b""), upload("docs+", "back.txt", b""));
+        let uploads = [new.clone(), back.clone(), upload("must", "m2.txt", b"")];
+        let plain = obj(json!({"docs": "a"}));
+        let mut body = plain.clone();
+        add_to_body(&mut body, &uploads);
+        assert_eq!(body["docs"], json!(["a", new.name]));
+        assert_eq!(body["docs+"], json!(back.name));
+        assert_eq!(body["must"], json!(uploads[2].name));
+        let settled = resolve(&c, &body, &uploads, Some(&existing)).unwrap();
+        assert_eq!(settled, resolve(&c, &plain, &uploads, Some(&existing)).unwrap());
+        assert_eq!(settled["docs"], json!(["a", new.name, back.name]));
     }
 
     #[test]

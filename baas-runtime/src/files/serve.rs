@@ -83,8 +83,8 @@ pub async fn file(
         None => None,
     };
     let (coll2, id2, name2) = (coll.clone(), record_id.clone(), name.clone());
-    // The thumbnail sizes of the field holding the file, when the caller may have the file.
-    let thumbs = app
+    // The field holding the file (protected, thumbnail sizes), when the caller may have the file.
+    let (protected, thumbs) = app
         .db()
         .read(move |conn| {
             let Some((protected, thumbs)) = holding(conn, &coll2, &id2, &name2)? else { return Ok(None) };
@@ -95,7 +95,7 @@ pub async fn file(
                     return Ok(None);
                 }
             }
-            Ok(Some(thumbs))
+            Ok(Some((protected, thumbs)))
         })
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -117,7 +117,8 @@ pub async fn file(
     };
     let bytes = bytes.ok_or_else(ApiError::not_found)?;
     let download = query.get("download").is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
-    Ok(respond(&name, bytes, download, headers.get(header::RANGE), method == Method::HEAD))
+    let served = Served { download, private: protected, head: method == Method::HEAD };
+    Ok(respond(&name, bytes, served, headers.get(header::RANGE)))
 }
 
 /// The file field of record `id` holding `name`: whether it is protected, and its thumbnail
@@ -167,9 +168,21 @@ async fn thumbnail(
     Ok(Some(made))
 }
 
+/// How a file is served.
+#[derive(Clone, Copy, Debug, Default)]
+struct Served {
+    /// As an attachment, whatever its type (`download=1`).
+    download: bool,
+    /// A protected file: shared caches must not keep it.
+    private: bool,
+    /// A `HEAD` request: headers only.
+    head: bool,
+}
+
 /// The response for a file's bytes: headers as PocketBase sends them, and a single byte range
 /// when one is asked for.
-fn respond(name: &str, bytes: Bytes, download: bool, range: Option<&HeaderValue>, head: bool) -> Response {
+fn respond(name: &str, bytes: Bytes, served: Served, range: Option<&HeaderValue>) -> Response {
+    let Served { download, private, head } = served;
     let mime = super::detect_mime(&bytes);
     let base = mime.split(';').next().unwrap_or_default();
     let disposition = if INLINE.contains(&base) && !download { "inline" } else { "attachment" };
@@ -182,7 +195,8 @@ fn respond(name: &str, bytes: Bytes, download: bool, range: Option<&HeaderValue>
     };
     set(header::CONTENT_TYPE, &mime);
     set(header::CONTENT_DISPOSITION, &format!("{disposition}; filename=\"{name}\""));
-    set(header::CACHE_CONTROL, "max-age=2592000, stale-while-revalidate=86400");
+    let cache = "max-age=2592000, stale-while-revalidate=86400";
+    set(header::CACHE_CONTROL, &if private { format!("private, {cache}") } else { cache.to_owned() });
     set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox");
     set(header::ACCEPT_RANGES, "bytes");
     let (status, body) = match range.and_then(|r| r.to_str().ok()).map(|r| byte_range(r, total)) {
@@ -241,7 +255,7 @@ mod tests {
 
     #[tokio::test]
     async fn responses_carry_pocketbase_headers_and_ranges() {
-        let r = respond("a_1234567890.txt", bytes::Bytes::from_static(b"hello world"), false, None, false);
+        let r = respond("a_1234567890.txt", Bytes::from_static(b"hello world"), Served::default(), None);
         assert_eq!(r.status(), StatusCode::OK);
         let h = r.headers();
         assert_eq!(h[header::CONTENT_TYPE], "text/plain; charset=utf-8");
@@ -250,22 +264,23 @@ mod tests {
         assert_eq!(h[header::ACCEPT_RANGES], "bytes");
         assert_eq!(body_of(r).await, b"hello world");
 
-        let png = bytes::Bytes::from_static(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
-        let r = respond("p.png", png.clone(), false, None, false);
+        let png = Bytes::from_static(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR");
+        let r = respond("p.png", png.clone(), Served::default(), None);
         assert_eq!(r.headers()[header::CONTENT_DISPOSITION], "inline; filename=\"p.png\"");
-        let r = respond("p.png", png, true, None, false);
+        let r = respond("p.png", png, Served { download: true, private: true, head: false }, None);
         assert_eq!(r.headers()[header::CONTENT_DISPOSITION], "attachment; filename=\"p.png\"");
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "private, max-age=2592000, stale-while-revalidate=86400");
 
         let range = HeaderValue::from_static("bytes=6-");
-        let r = respond("a.txt", bytes::Bytes::from_static(b"hello world"), false, Some(&range), false);
+        let r = respond("a.txt", Bytes::from_static(b"hello world"), Served::default(), Some(&range));
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes 6-10/11");
         assert_eq!(body_of(r).await, b"world");
         let range = HeaderValue::from_static("bytes=20-");
-        let r = respond("a.txt", bytes::Bytes::from_static(b"hello world"), false, Some(&range), false);
+        let r = respond("a.txt", Bytes::from_static(b"hello world"), Served::default(), Some(&range));
         assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
         assert_eq!(r.headers()[header::CONTENT_RANGE], "bytes */11");
-        let r = respond("a.txt", bytes::Bytes::from_static(b"hello world"), false, None, true);
+        let r = respond("a.txt", Bytes::from_static(b"hello world"), Served { head: true, ..Served::default() }, None);
         assert_eq!(r.headers()[header::CONTENT_LENGTH], "11");
         assert!(body_of(r).await.is_empty());
     }

@@ -172,6 +172,7 @@ describe('a multiple protected field (messages.attachments)', () => {
         assert.equal(bytes.toString(), 'first file');
         assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
         assert.equal(res.headers.get('content-disposition'), `attachment; filename="${names()[0]}"`);
+        assert.equal(res.headers.get('cache-control'), 'private, max-age=2592000, stale-while-revalidate=86400');
 
         assert.equal((await get(url(B.pb, await B.pb.files.getToken()))).res.status, 404, 'not a member');
         const admin = await superuser();
@@ -202,6 +203,17 @@ describe('a multiple protected field (messages.attachments)', () => {
         assert.equal(names()[0], keep);
         assert.match(names()[1], /^new_[a-z0-9]{10}\.txt$/);
         assert.deepEqual(await stored(folder(msg)), [...names()].sort());
+    });
+
+    it('lets rules count the files sent (@request.body.attachments:length <= 5)', async () => {
+        const files = (n) => Array.from({ length: n }, (_, i) => text(`f${i}`, `file${i}.txt`));
+        const five = await A.pb.collection('messages').create({ room: room.id, author: A.id, text: '5', attachments: files(5) });
+        assert.equal(five.attachments.length, 5);
+        await A.pb.collection('messages').delete(five.id);
+        const err = await rejectsWith(A.pb.collection('messages').create({
+            room: room.id, author: A.id, text: '6', attachments: files(6),
+        }), 400);
+        assert.deepEqual(err.response.data, {}, 'the create rule refuses');
     });
 
     it('stores nothing when the write fails', async () => {
