@@ -147,6 +147,7 @@ struct Inner {
     collections: BTreeMap<String, Arc<Coll>>,
     by_id: BTreeMap<String, String>,
     secret: Vec<u8>,
+    realtime: crate::realtime::Hub,
 }
 
 impl AppState {
@@ -174,7 +175,8 @@ impl AppState {
             collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
-        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret }) }
+        let realtime = crate::realtime::Hub::new();
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, realtime }) }
     }
 
     pub fn db(&self) -> &Db {
@@ -191,6 +193,11 @@ impl AppState {
 
     pub fn secret(&self) -> &[u8] {
         &self.inner.secret
+    }
+
+    /// This instance's realtime subscribers.
+    pub fn realtime(&self) -> &crate::realtime::Hub {
+        &self.inner.realtime
     }
 
     /// A collection by name or by id.

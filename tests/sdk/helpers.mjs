@@ -2,6 +2,10 @@
 // *.test.mjs). tests/sdk.rs starts the generated blog backend and sets the environment.
 import assert from 'node:assert/strict';
 import PocketBase, { BaseAuthStore, ClientResponseError } from 'pocketbase';
+import { EventSource } from 'eventsource';
+
+// The SDK's realtime client uses the browser's EventSource; Node has none.
+globalThis.EventSource ??= EventSource;
 
 export const BAAS_URL = process.env.BAAS_URL;
 export const ADMIN_EMAIL = process.env.BAAS_ADMIN_EMAIL;
