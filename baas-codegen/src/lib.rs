@@ -8,6 +8,7 @@ pub mod ddl;
 pub mod diff;
 pub mod names;
 pub mod openapi;
+pub mod realtime;
 pub mod rust;
 
 use std::collections::BTreeMap;

@@ -141,6 +141,8 @@ struct Message {
 pub struct Hub {
     clients: RwLock<HashMap<String, Arc<Client>>>,
     connected: AtomicUsize,
+    /// Rule and filter checks that ran as SQL (the others ran in memory).
+    sql_checks: AtomicUsize,
     changes: mpsc::Sender<Change>,
     pending: Mutex<Option<mpsc::Receiver<Change>>>,
     started: OnceCell<()>,
@@ -162,6 +164,7 @@ impl Hub {
         Hub {
             clients: RwLock::new(HashMap::new()),
             connected: AtomicUsize::new(0),
+            sql_checks: AtomicUsize::new(0),
             changes,
             pending: Mutex::new(Some(pending)),
             started: OnceCell::new(),
@@ -173,6 +176,22 @@ impl Hub {
     /// The number of open streams.
     pub fn clients(&self) -> usize {
         self.connected.load(Ordering::Relaxed)
+    }
+
+    /// How many rule and filter checks ran as SQL since start: at most one per event and
+    /// distinct (rule, identity), however many connections share them.
+    pub fn sql_checks(&self) -> usize {
+        self.sql_checks.load(Ordering::Relaxed)
+    }
+
+    /// A new client with an empty queue.
+    fn join(&self) -> (Arc<Client>, mpsc::Receiver<Message>) {
+        let id = id::random_string(40, id::TOKEN_KEY_ALPHABET);
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let client = Arc::new(Client { id: id.clone(), tx, kill: Notify::new(), subs: Mutex::default() });
+        self.clients.write().unwrap_or_else(|p| p.into_inner()).insert(id, client.clone());
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        (client, rx)
     }
 
     fn client(&self, id: &str) -> Option<Arc<Client>> {
@@ -297,11 +316,8 @@ fn parse_notification(payload: &str, origin: &str) -> Option<Change> {
 pub async fn connect(State(app): State<AppState>) -> Response {
     let hub = app.realtime();
     hub.start(&app).await;
-    let id = id::random_string(40, id::TOKEN_KEY_ALPHABET);
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let client = Arc::new(Client { id: id.clone(), tx, kill: Notify::new(), subs: Mutex::default() });
-    hub.clients.write().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), client.clone());
-    hub.connected.fetch_add(1, Ordering::Relaxed);
+    let (client, rx) = hub.join();
+    let id = client.id.clone();
     let hello = Message { event: "PB_CONNECT".into(), data: json!({"clientId": id}).to_string().into() };
     let stream = Stream { first: Some(hello), rx, client, leave: Leave { app: app.clone(), id }, idle: hub.idle };
     let body = futures_util::stream::unfold(stream, |mut s| async move {
@@ -608,6 +624,7 @@ async fn admits(
         Some(CompiledRule::Filter { .. }) => match rules.memory.get(&(coll.ir.name.clone(), action)) {
             Some(texpr) => Ok(eval(texpr, record, req) == Some(true)),
             None => {
+                app.realtime().sql_checks.fetch_add(1, Ordering::Relaxed);
                 let (c, r, req) = (coll.clone(), record.clone(), Arc::new(clone_request(req)));
                 app.db()
                     .read(move |conn| {
@@ -632,6 +649,7 @@ async fn passes(
         Filter::Never => Ok(false),
         Filter::Memory(texpr) => Ok(eval(texpr, record, req) == Some(true)),
         Filter::Sql(text) => {
+            app.realtime().sql_checks.fetch_add(1, Ordering::Relaxed);
             let (c, r, text, req) = (coll.clone(), record.clone(), text.clone(), clone_request(req));
             let app2 = app.clone();
             app.db()
@@ -674,5 +692,207 @@ fn clone_request(req: &RequestCx) -> RequestCx {
         method: req.method.clone(),
         body: req.body.clone(),
         now: req.now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baas_schema::sql::{Target, compile, quote};
+
+    use super::*;
+    use crate::app::{CollectionSpec, NoHooks, RuleSet};
+    use crate::db::Db;
+
+    const SCHEMA: &str = r#"
+collections:
+  users:
+    type: auth
+  posts:
+    fields:
+      published: bool
+      author: { type: relation, collection: users }
+    indexes: [[published]]
+    rules:
+      list: "published = true || author = @request.auth.id"
+  comments:
+    fields:
+      post: { type: relation, collection: posts }
+    rules:
+      list: "post.published = true"
+"#;
+
+    /// The state of a backend for `SCHEMA` on a fresh SQLite file, with one published post
+    /// `p1` and one draft `p2`.
+    fn app(dir: &std::path::Path) -> AppState {
+        let file = baas_schema::SourceFile::new("test.yaml", SCHEMA);
+        let (checked, diags) = baas_schema::load_yaml(&file);
+        let checked = checked.unwrap_or_else(|| panic!("{}", diags.render(&file)));
+        let compiled = |name: &str, action| {
+            checked.rule(name, action).map(|rule| match rule {
+                TExpr::True => CompiledRule::Public,
+                rule => {
+                    let record = quote(name);
+                    let target = |dialect| Target { dialect, record: &record, first_param: 1 };
+                    CompiledRule::Filter {
+                        sqlite: compile(rule, target(Dialect::Sqlite)),
+                        postgres: compile(rule, target(Dialect::Postgres)),
+                    }
+                }
+            })
+        };
+        let specs = ["users", "posts", "comments"]
+            .into_iter()
+            .map(|name| CollectionSpec {
+                name,
+                rules: RuleSet {
+                    list: compiled(name, Action::List),
+                    view: compiled(name, Action::View),
+                    ..RuleSet::default()
+                },
+                hooks: Arc::new(NoHooks),
+            })
+            .collect();
+        let db = Db::open(&format!("sqlite://{}", dir.join("data.db").display())).expect("a database");
+        db.write_blocking(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE posts (id TEXT, published INTEGER, author TEXT, created TEXT, updated TEXT);
+                 INSERT INTO posts VALUES ('p1', 1, 'u1', '', ''), ('p2', 0, 'u1', '', '');",
+            )
+            .map_err(|e| e.to_string())
+        })
+        .expect("the tables");
+        let mut schema = checked.schema.clone();
+        schema.collections.push(system::superusers());
+        AppState::new(db, schema, specs, b"secret".to_vec())
+    }
+
+    fn record(fields: Value) -> Record {
+        fields.as_object().cloned().unwrap_or_default()
+    }
+
+    fn change(collection: &str, fields: Value) -> Change {
+        Change { collection: collection.into(), kind: Kind::Create, record: record(fields), by_reference: false }
+    }
+
+    /// A client subscribed to `topic` as `auth` (a user id; `None`: anonymous).
+    fn subscribed(app: &AppState, topic: &str, auth: Option<&str>) -> (Arc<Client>, mpsc::Receiver<Message>) {
+        let (client, rx) = app.realtime().join();
+        let mut req = RequestCx::system();
+        req.auth = auth.map(|id| Caller {
+            collection: app.collection("users").expect("users"),
+            record: record(json!({"id": id})),
+        });
+        let topic = parse_topic(app, topic, &req).expect("a topic");
+        let mut subs = client.subs.lock().unwrap();
+        subs.auth = req.auth;
+        subs.topics = vec![Arc::new(topic)];
+        drop(subs);
+        (client, rx)
+    }
+
+    fn dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("baas-realtime-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_row_only_rule_is_judged_in_memory_per_subscriber() {
+        let dir = dir("memory");
+        let app = app(&dir);
+        let rules = Rules::new(app.schema());
+        let (_, mut anon) = subscribed(&app, "posts/*", None);
+        let (_, mut owner) = subscribed(&app, "posts/*", Some("u1"));
+        let (_, mut other) =
+            subscribed(&app, "posts/*?options=%7B%22query%22%3A%7B%22fields%22%3A%22id%22%7D%7D", Some("u2"));
+        dispatch(&app, &rules, change("posts", json!({"id": "p3", "published": false, "author": "u1"}))).await.unwrap();
+        dispatch(&app, &rules, change("posts", json!({"id": "p4", "published": true, "author": "u1"}))).await.unwrap();
+        let ids = |rx: &mut mpsc::Receiver<Message>| {
+            let mut out = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                let data: Value = serde_json::from_str(&m.data).unwrap();
+                out.push(format!("{} {}", m.event, data["record"]["id"].as_str().unwrap()));
+            }
+            out
+        };
+        assert_eq!(ids(&mut anon), ["posts/* p4"]);
+        assert_eq!(ids(&mut owner), ["posts/* p3", "posts/* p4"]);
+        assert_eq!(ids(&mut other), ["posts/*?options=%7B%22query%22%3A%7B%22fields%22%3A%22id%22%7D%7D p4"]);
+        assert_eq!(app.realtime().sql_checks(), 0, "no database read for a row-only rule");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_rule_that_reads_other_rows_runs_once_per_identity_per_event() {
+        let dir = dir("lookups");
+        let app = app(&dir);
+        let rules = Rules::new(app.schema());
+        let mut streams: Vec<_> = (0..5).map(|_| subscribed(&app, "comments/*", None)).collect();
+        streams.extend((0..3).map(|_| subscribed(&app, "comments/*", Some("u1"))));
+        dispatch(&app, &rules, change("comments", json!({"id": "c1", "post": "p1"}))).await.unwrap();
+        assert_eq!(app.realtime().sql_checks(), 2, "anonymous and u1");
+        dispatch(&app, &rules, change("comments", json!({"id": "c2", "post": "p2"}))).await.unwrap();
+        assert_eq!(app.realtime().sql_checks(), 4);
+        for (_, rx) in &mut streams {
+            let first: Value =
+                serde_json::from_str(&rx.try_recv().expect("the comment on the published post").data).unwrap();
+            assert_eq!(first["record"]["id"], "c1");
+            assert!(rx.try_recv().is_err(), "nothing for the comment on the draft");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_whose_queue_is_full_is_dropped() {
+        let dir = dir("slow");
+        let app = app(&dir);
+        let rules = Rules::new(app.schema());
+        let (slow, mut rx) = subscribed(&app, "posts/*", None);
+        let (_, mut fast) = subscribed(&app, "posts/*", None);
+        for i in 0..=QUEUE {
+            dispatch(&app, &rules, change("posts", json!({"id": format!("p{i}"), "published": true}))).await.unwrap();
+            while fast.try_recv().is_ok() {}
+        }
+        assert_eq!(app.realtime().clients(), 1, "the slow client is gone, the other stays");
+        assert!(app.realtime().client(&slow.id).is_none());
+        // its stream is told to end at once, with what was queued left undelivered
+        tokio::time::timeout(Duration::from_secs(1), slow.kill.notified()).await.expect("the stream is ended");
+        let mut queued = 0;
+        while rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, QUEUE);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn topics_parse_with_their_options() {
+        let dir = dir("topics");
+        let app = app(&dir);
+        let req = RequestCx::system();
+        let options =
+            r#"{"query":{"fields":"id","expand":"author","filter":"published = true"},"headers":{"X-Probe":"1"}}"#;
+        let raw = format!(
+            "posts/abc?options={}",
+            serde_urlencoded::to_string([("x", options)]).unwrap().trim_start_matches("x=")
+        );
+        let topic = parse_topic(&app, &raw, &req).unwrap();
+        assert_eq!(&*topic.name, raw);
+        assert_eq!(topic.collection.as_deref(), Some("posts"));
+        assert_eq!(topic.record.as_deref(), Some("abc"));
+        assert_eq!(topic.query["expand"], "author");
+        assert_eq!(topic.headers["x_probe"], "1");
+        assert!(matches!(topic.filter, Some(Filter::Memory(_))));
+        let unknown = parse_topic(&app, "nothing/*", &req).unwrap();
+        assert_eq!(unknown.collection, None);
+        assert!(parse_topic(&app, "posts/*\nevent:x", &req).is_none());
+        // a filter through a relation needs SQL; @request in a filter is for superusers only
+        let through =
+            parse_topic(&app, r#"comments/*?options={"query":{"filter":"post.published = true"}}"#, &req).unwrap();
+        assert!(matches!(through.filter, Some(Filter::Sql(_))));
+        let probe = parse_topic(&app, r#"posts/*?options={"query":{"filter":"@request.auth.id = ''"}}"#, &req).unwrap();
+        assert!(matches!(probe.filter, Some(Filter::Never)));
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

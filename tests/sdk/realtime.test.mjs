@@ -4,7 +4,7 @@
 // record's last state, unsubscribe, and the protocol's own answers.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BAAS_URL, client, rejectsWith, run, signup, sleep } from './helpers.mjs';
+import { BAAS_URL, client, rejectsWith, run, signup, waitForEvent } from './helpers.mjs';
 
 const title = (s) => `${run} rt ${s}`;
 
@@ -30,16 +30,6 @@ async function listen(pb, collection, topic, options, mine = (e) => String(e.rec
     return { events, unsubscribe };
 }
 
-/// Waits until `events` holds an event satisfying `pred` and returns it.
-async function waitFor(events, pred, what) {
-    for (let i = 0; i < 100; i++) {
-        const found = events.find(pred);
-        if (found) return found;
-        await sleep(50);
-    }
-    assert.fail(`no ${what} event; got ${JSON.stringify(events)}`);
-}
-
 const summary = (events) => events.map((e) => `${e.action} ${e.record.title ?? e.record.text}`);
 
 describe('realtime', () => {
@@ -58,7 +48,7 @@ describe('realtime', () => {
         await posts.delete(shown.id);
 
         // Events of one change arrive in commit order: when the last has arrived, so have the rest.
-        for (const s of [a, b, n]) await waitFor(s.events, (e) => e.action === 'delete' && e.record.id === shown.id, 'last delete');
+        for (const s of [a, b, n]) await waitForEvent(s.events, (e) => e.action === 'delete' && e.record.id === shown.id, 'last delete');
         assert.deepEqual(summary(a.events), [
             `create ${title('draft')}`, `update ${title('draft')}`, `delete ${title('draft')}`,
             `create ${title('public')}`, `update ${title('public')}`, `update ${title('public again')}`, `delete ${title('public again')}`,
@@ -91,12 +81,12 @@ describe('realtime', () => {
         await A.pb.collection('posts').update(post.id, { views: 2 });
         await A.pb.collection('posts').update(post.id, { published: true, views: 3 });
 
-        const e = await waitFor(a.events, (e) => e.record.views === 3, 'second update');
+        const e = await waitForEvent(a.events, (e) => e.record.views === 3, 'second update');
         assert.equal(a.events.length, 2, summary(a.events).join());
         assert.equal(e.action, 'update');
         assert.deepEqual(e.record, { id: post.id, title: title('one'), views: 3, expand: { author: { id: A.id, name: 'Alice' } } });
         // anonymous: only once the post is published
-        const seen = await waitFor(n.events, (e) => e.record.views === 3, 'published update');
+        const seen = await waitForEvent(n.events, (e) => e.record.views === 3, 'published update');
         assert.equal(n.events.length, 1);
         assert.equal(seen.record.published, true);
         assert.equal(seen.record.expand, undefined);
@@ -110,7 +100,7 @@ describe('realtime', () => {
         await posts.create({ title: title('filtered low'), author: A.id, views: 1 });
         await posts.create({ title: title('unrelated'), author: A.id, views: 50 });
         await posts.create({ title: title('filtered high'), author: A.id, views: 7 });
-        await waitFor(s.events, (e) => e.record.title === title('filtered high'), 'matching create');
+        await waitForEvent(s.events, (e) => e.record.title === title('filtered high'), 'matching create');
         assert.deepEqual(summary(s.events), [`create ${title('filtered high')}`]);
         await s.unsubscribe();
     });
@@ -123,8 +113,8 @@ describe('realtime', () => {
         const open = await A.pb.collection('posts').create({ title: title('c open'), author: A.id, published: true });
         await B.pb.collection('comments').create({ post: draft.id, author: B.id, text: title('on the draft') });
         await B.pb.collection('comments').create({ post: open.id, author: B.id, text: title('on the open post') });
-        await waitFor(a.events, (e) => e.record.text === title('on the open post'), 'owner');
-        for (const s of [b, n]) await waitFor(s.events, (e) => e.record.text === title('on the open post'), 'public comment');
+        await waitForEvent(a.events, (e) => e.record.text === title('on the open post'), 'owner');
+        for (const s of [b, n]) await waitForEvent(s.events, (e) => e.record.text === title('on the open post'), 'public comment');
         assert.deepEqual(summary(a.events), [`create ${title('on the draft')}`, `create ${title('on the open post')}`]);
         for (const s of [b, n]) assert.deepEqual(summary(s.events), [`create ${title('on the open post')}`]);
         for (const s of [a, b, n]) await s.unsubscribe();
@@ -137,7 +127,7 @@ describe('realtime', () => {
         const keep = await listen(pb, 'posts', '*', { fields: 'id,title' });
         await s.unsubscribe();
         await A.pb.collection('posts').create({ title: title('after unsubscribe'), author: A.id, published: true });
-        await waitFor(keep.events, (e) => e.record.title === title('after unsubscribe'), 'remaining subscription');
+        await waitForEvent(keep.events, (e) => e.record.title === title('after unsubscribe'), 'remaining subscription');
         assert.equal(s.events.length, 0);
         assert.deepEqual(Object.keys(keep.events[0].record).sort(), ['id', 'title']);
         await keep.unsubscribe();

@@ -222,6 +222,11 @@ pub fn start(bin: &Path) -> Server {
 
 /// Starts `bin` on a fresh database of `engine` with one superuser, and waits until it answers.
 pub fn start_on(bin: &Path, engine: Engine) -> Server {
+    start_with(bin, engine, &[])
+}
+
+/// [`start_on`], with extra environment variables for the server.
+pub fn start_with(bin: &Path, engine: Engine, env: &[(&str, &str)]) -> Server {
     let (storage, db) = Storage::new(engine);
     let status = Command::new(bin)
         .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--db", &db])
@@ -229,17 +234,23 @@ pub fn start_on(bin: &Path, engine: Engine) -> Server {
         .status()
         .expect("run superuser upsert");
     assert!(status.success(), "superuser upsert failed");
-    serve(bin, &db, storage)
+    serve_with(bin, &db, storage, env)
 }
 
 /// Starts `bin serve` on `db` (already prepared) and waits until it answers; `storage` lives
 /// as long as the server.
 pub fn serve(bin: &Path, db: &str, storage: Storage) -> Server {
+    serve_with(bin, db, storage, &[])
+}
+
+/// [`serve`], with extra environment variables for the server.
+pub fn serve_with(bin: &Path, db: &str, storage: Storage, env: &[(&str, &str)]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(bin)
         .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db])
         .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
