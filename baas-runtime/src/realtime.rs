@@ -45,6 +45,10 @@ use crate::{expand, id, query, records};
 
 /// Messages a client may have waiting before it is dropped as too slow.
 pub const QUEUE: usize = 1024;
+/// Most changes judged together.
+const MAX_BATCH: usize = 256;
+/// Queued frames a stream sends in one write, up to about this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
 /// Changes waiting for the dispatcher before writers wait.
 const CHANGES: usize = 16 * 1024;
 /// Most topics per client, and longest topic (PocketBase's limits).
@@ -117,8 +121,9 @@ struct Topic {
     query: HashMap<String, String>,
     headers: HashMap<String, String>,
     filter: Option<Filter>,
-    /// What the rule cache tells identities apart by, besides the caller.
-    options_key: String,
+    /// Who the subscriber is, for the caches: subscribers with the same identity share every
+    /// check and the shaped record.
+    who: Identity,
 }
 
 /// A subscription's `filter` option, checked when it is set.
@@ -328,8 +333,16 @@ pub async fn connect(State(app): State<AppState>) -> Response {
                 next = tokio::time::timeout(s.idle, s.rx.recv()) => next.ok()??,
             },
         };
-        let frame = format!("id:{}\nevent:{}\ndata:{}\n\n", s.leave.id, message.event, message.data);
-        Some((Ok::<_, Infallible>(Bytes::from(frame)), s))
+        // Under a burst, what is already queued goes out in the same write.
+        let mut frames = String::new();
+        let mut next = Some(message);
+        while let Some(m) = next.take() {
+            frames.push_str(&format!("id:{}\nevent:{}\ndata:{}\n\n", s.leave.id, m.event, m.data));
+            if frames.len() < BATCH_BYTES {
+                next = s.rx.try_recv().ok();
+            }
+        }
+        Some((Ok::<_, Infallible>(Bytes::from(frames)), s))
     });
     (
         [
@@ -442,7 +455,11 @@ fn parse_topic(app: &AppState, raw: &str, req: &RequestCx) -> Option<Topic> {
         (Some(coll), Some(text)) => Some(check_filter(app, coll, text, req)),
         _ => None,
     };
-    let options_key = if options.is_null() { String::new() } else { options.to_string() };
+    // The identity the client will have: its first request sets it, later ones must match.
+    let caller = req.auth.as_ref().map_or_else(String::new, |a| {
+        format!("{}/{}", a.collection.ir.name, a.record.get(system::ID).and_then(Value::as_str).unwrap_or_default())
+    });
+    let who = (caller, if options.is_null() { String::new() } else { options.to_string() });
     Some(Topic {
         name: raw.into(),
         collection: collection.map(|c| c.ir.name.clone()),
@@ -450,7 +467,7 @@ fn parse_topic(app: &AppState, raw: &str, req: &RequestCx) -> Option<Topic> {
         query,
         headers,
         filter,
-        options_key,
+        who,
     })
 }
 
@@ -495,9 +512,18 @@ impl Rules {
 }
 
 async fn dispatch_loop(app: AppState, rules: Arc<Rules>, mut rx: mpsc::Receiver<Change>) {
-    while let Some(change) = rx.recv().await {
-        if let Err(e) = dispatch(&app, &rules, change).await {
-            tracing::warn!("realtime: an event was not delivered: {}", e.message);
+    while let Some(first) = rx.recv().await {
+        // Changes that queued up meanwhile are judged together: one database visit for all
+        // the SQL checks they need.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(change) => batch.push(change),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = dispatch(&app, &rules, batch).await {
+            tracing::warn!("realtime: events were not delivered: {}", e.message);
         }
     }
 }
@@ -505,85 +531,201 @@ async fn dispatch_loop(app: AppState, rules: Arc<Rules>, mut rx: mpsc::Receiver<
 /// What a subscriber is, for the caches: the caller and the topic's options.
 type Identity = (String, String);
 
-/// Sends one change to every subscriber that may see it.
-async fn dispatch(app: &AppState, rules: &Rules, mut change: Change) -> ApiResult<()> {
-    let Some(coll) = app.collection(&change.collection) else { return Ok(()) };
-    let record_id = change.record.get(system::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
-    if change.by_reference && change.kind != Kind::Delete {
-        let (c, id) = (coll.clone(), record_id.clone());
-        match app.db().read(move |conn| records::fetch_unchecked(conn, &c, &id)).await? {
-            Some(record) => change.record = record,
-            None => return Ok(()),
+/// A check whose answer is shared by every subscriber with the same identity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Check<'a> {
+    /// The list or view rule.
+    Rule(Action, &'a Identity),
+    /// A topic's filter option.
+    Filter(&'a str, &'a Identity),
+}
+
+/// A client's identity and the topics it had when the batch started.
+struct Subscriber {
+    client: Arc<Client>,
+    auth: Option<Caller>,
+    topics: Vec<Arc<Topic>>,
+}
+
+/// One change with its collection, ready to be judged.
+struct Event {
+    coll: Arc<Coll>,
+    change: Change,
+    id: String,
+}
+
+impl Event {
+    /// The topics of `sub` this event concerns.
+    fn topics<'s>(&self, sub: &'s Subscriber) -> impl Iterator<Item = &'s Arc<Topic>> {
+        sub.topics.iter().filter(|t| {
+            t.collection.as_deref() == Some(self.coll.ir.name.as_str())
+                && t.record.as_deref().is_none_or(|id| id == self.id)
+        })
+    }
+}
+
+fn action(topic: &Topic) -> Action {
+    if topic.record.is_some() { Action::View } else { Action::List }
+}
+
+/// Sends each change to every subscriber that may see it, in order.
+async fn dispatch(app: &AppState, rules: &Rules, changes: Vec<Change>) -> ApiResult<()> {
+    let mut events = Vec::new();
+    for mut change in changes {
+        let Some(coll) = app.collection(&change.collection) else { continue };
+        let id = change.record.get(system::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
+        if change.by_reference && change.kind != Kind::Delete {
+            let (c, rid) = (coll.clone(), id.clone());
+            match app.db().read(move |conn| records::fetch_unchecked(conn, &c, &rid)).await? {
+                Some(record) => change.record = record,
+                None => continue,
+            }
+        }
+        events.push(Event { coll, change, id });
+    }
+    let subscribers: Vec<Subscriber> = app
+        .realtime()
+        .clients
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .map(|client| {
+            let subs = client.subs.lock().unwrap_or_else(|p| p.into_inner());
+            Subscriber { client: client.clone(), auth: subs.auth.clone(), topics: subs.topics.clone() }
+        })
+        .collect();
+    let answers = sql_checks(app, rules, &events, &subscribers).await?;
+    for (i, event) in events.iter().enumerate() {
+        deliver(app, rules, event, &subscribers, |check| answers.get(&(i, *check)).copied()).await?;
+    }
+    Ok(())
+}
+
+/// Runs, in one visit to the database, every check of the batch that needs SQL: at most one
+/// per event and distinct (rule or filter, identity).
+async fn sql_checks<'a>(
+    app: &AppState,
+    rules: &Rules,
+    events: &[Event],
+    subscribers: &'a [Subscriber],
+) -> ApiResult<HashMap<(usize, Check<'a>), bool>> {
+    let mut keys: Vec<(usize, Check<'a>)> = Vec::new();
+    let mut jobs: Vec<(Arc<Coll>, Record, RequestCx, Option<Action>, Option<String>)> = Vec::new();
+    let mut planned = std::collections::HashSet::new();
+    for (i, event) in events.iter().enumerate() {
+        for sub in subscribers {
+            for topic in event.topics(sub) {
+                let req = || subscriber(&sub.auth, topic);
+                let rule = Check::Rule(action(topic), &topic.who);
+                if !planned.contains(&(i, rule))
+                    && judge_rule(rules, &event.coll, action(topic), &event.change.record, &req()).is_none()
+                {
+                    planned.insert((i, rule));
+                    keys.push((i, rule));
+                    jobs.push((event.coll.clone(), event.change.record.clone(), req(), Some(action(topic)), None));
+                }
+                if let Some(Filter::Sql(text)) = &topic.filter {
+                    let check = Check::Filter(&topic.name, &topic.who);
+                    if planned.insert((i, check)) {
+                        keys.push((i, check));
+                        jobs.push((event.coll.clone(), event.change.record.clone(), req(), None, Some(text.clone())));
+                    }
+                }
+            }
         }
     }
-    let clients: Vec<Arc<Client>> =
-        app.realtime().clients.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-    let mut admitted: HashMap<(Action, Identity), bool> = HashMap::new();
-    let mut filtered: HashMap<(String, Identity), bool> = HashMap::new();
-    let mut shaped: HashMap<Identity, Arc<str>> = HashMap::new();
-    for client in clients {
-        let (auth, topics) = {
-            let subs = client.subs.lock().unwrap_or_else(|p| p.into_inner());
-            let topics: Vec<Arc<Topic>> = subs
-                .topics
-                .iter()
-                .filter(|t| {
-                    t.collection.as_deref() == Some(coll.ir.name.as_str())
-                        && t.record.as_deref().is_none_or(|id| id == record_id)
-                })
-                .cloned()
-                .collect();
-            (subs.auth.clone(), topics)
-        };
-        for topic in topics {
-            let caller = auth.as_ref().map_or_else(String::new, |a| {
-                format!(
-                    "{}/{}",
-                    a.collection.ir.name,
-                    a.record.get(system::ID).and_then(Value::as_str).unwrap_or_default()
-                )
-            });
-            let who: Identity = (caller, topic.options_key.clone());
-            let action = if topic.record.is_some() { Action::View } else { Action::List };
-            let req = || subscriber(&auth, &topic);
-            let ok = match admitted.get(&(action, who.clone())) {
+    if jobs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    app.realtime().sql_checks.fetch_add(jobs.len(), Ordering::Relaxed);
+    let app2 = app.clone();
+    let answers = app
+        .db()
+        .read(move |conn| {
+            let mut answers = Vec::with_capacity(jobs.len());
+            for (coll, record, req, rule, filter) in jobs {
+                let ok = match (rule, filter) {
+                    (Some(action), _) => {
+                        let gate = records::gate(&coll, action, &req, conn.dialect())?;
+                        records::rule_admits(conn, &coll, &record, &gate, &req)?
+                    }
+                    (None, Some(text)) => {
+                        let fragment =
+                            query::compile_filter(&app2, &coll, &text, req.is_superuser(), conn.dialect(), 1)?;
+                        records::rule_admits(conn, &coll, &record, &records::Gate::Filter(&fragment), &req)?
+                    }
+                    (None, None) => false,
+                };
+                answers.push(ok);
+            }
+            Ok(answers)
+        })
+        .await?;
+    Ok(keys.into_iter().zip(answers).collect())
+}
+
+/// Delivers one event; `sql` answers the checks [`sql_checks`] ran.
+async fn deliver<'a>(
+    app: &AppState,
+    rules: &Rules,
+    event: &Event,
+    subscribers: &'a [Subscriber],
+    sql: impl Fn(&Check<'a>) -> Option<bool>,
+) -> ApiResult<()> {
+    let mut judged: HashMap<Check<'a>, bool> = HashMap::new();
+    let mut shaped: HashMap<&'a Identity, Arc<str>> = HashMap::new();
+    for sub in subscribers {
+        for topic in event.topics(sub) {
+            let who = &topic.who;
+            let req = || subscriber(&sub.auth, topic);
+            let rule = Check::Rule(action(topic), who);
+            let ok = match judged.get(&rule) {
                 Some(ok) => *ok,
                 None => {
-                    let ok = admits(app, rules, &coll, action, &change.record, &req()).await?;
-                    admitted.insert((action, who.clone()), ok);
+                    let ok = judge_rule(rules, &event.coll, action(topic), &event.change.record, &req())
+                        .or_else(|| sql(&rule))
+                        .unwrap_or(false);
+                    judged.insert(rule, ok);
                     ok
                 }
             };
             if !ok {
                 continue;
             }
-            if let Some(filter) = &topic.filter {
-                let key = (topic.name.to_string(), who.clone());
-                let ok = match filtered.get(&key) {
-                    Some(ok) => *ok,
-                    None => {
-                        let ok = passes(app, &coll, filter, &change.record, &req()).await?;
-                        filtered.insert(key, ok);
-                        ok
+            let passes = match &topic.filter {
+                None => true,
+                Some(Filter::Never) => false,
+                Some(filter) => {
+                    let check = Check::Filter(&topic.name, who);
+                    match judged.get(&check) {
+                        Some(ok) => *ok,
+                        None => {
+                            let ok = match filter {
+                                Filter::Memory(texpr) => eval(texpr, &event.change.record, &req()) == Some(true),
+                                _ => sql(&check).unwrap_or(false),
+                            };
+                            judged.insert(check, ok);
+                            ok
+                        }
                     }
-                };
-                if !ok {
-                    continue;
                 }
+            };
+            if !passes {
+                continue;
             }
             let data = match shaped.get(&who) {
                 Some(data) => data.clone(),
                 None => {
-                    let data: Arc<str> = shape(app, &coll, &change, &req()).await?.into();
+                    let data: Arc<str> = shape(app, &event.coll, &event.change, &req()).await?.into();
                     shaped.insert(who, data.clone());
                     data
                 }
             };
-            match client.tx.try_send(Message { event: topic.name.clone(), data }) {
+            match sub.client.tx.try_send(Message { event: topic.name.clone(), data }) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::info!("realtime: client {} is too slow, dropping it", client.id);
-                    app.realtime().remove(&client.id);
+                    tracing::info!("realtime: client {} is too slow, dropping it", sub.client.id);
+                    app.realtime().remove(&sub.client.id);
                     break;
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => break,
@@ -605,59 +747,18 @@ fn subscriber(auth: &Option<Caller>, topic: &Topic) -> RequestCx {
     }
 }
 
-/// Whether the collection's list or view rule admits `record` for `req`.
-async fn admits(
-    app: &AppState,
-    rules: &Rules,
-    coll: &Arc<Coll>,
-    action: Action,
-    record: &Record,
-    req: &RequestCx,
-) -> ApiResult<bool> {
+/// Whether the collection's list or view rule admits `record` for `req`, when that can be told
+/// without the database (`None`: the rule reads other rows).
+fn judge_rule(rules: &Rules, coll: &Coll, action: Action, record: &Record, req: &RequestCx) -> Option<bool> {
     if req.is_superuser() {
-        return Ok(true);
+        return Some(true);
     }
     let rule = if action == Action::List { &coll.rules.list } else { &coll.rules.view };
     match rule {
-        None => Ok(false),
-        Some(CompiledRule::Public) => Ok(true),
-        Some(CompiledRule::Filter { .. }) => match rules.memory.get(&(coll.ir.name.clone(), action)) {
-            Some(texpr) => Ok(eval(texpr, record, req) == Some(true)),
-            None => {
-                app.realtime().sql_checks.fetch_add(1, Ordering::Relaxed);
-                let (c, r, req) = (coll.clone(), record.clone(), Arc::new(clone_request(req)));
-                app.db()
-                    .read(move |conn| {
-                        let gate = records::gate(&c, action, &req, conn.dialect())?;
-                        records::rule_admits(conn, &c, &r, &gate, &req)
-                    })
-                    .await
-            }
-        },
-    }
-}
-
-/// Whether a subscription's `filter` lets `record` through.
-async fn passes(
-    app: &AppState,
-    coll: &Arc<Coll>,
-    filter: &Filter,
-    record: &Record,
-    req: &RequestCx,
-) -> ApiResult<bool> {
-    match filter {
-        Filter::Never => Ok(false),
-        Filter::Memory(texpr) => Ok(eval(texpr, record, req) == Some(true)),
-        Filter::Sql(text) => {
-            app.realtime().sql_checks.fetch_add(1, Ordering::Relaxed);
-            let (c, r, text, req) = (coll.clone(), record.clone(), text.clone(), clone_request(req));
-            let app2 = app.clone();
-            app.db()
-                .read(move |conn| {
-                    let fragment = query::compile_filter(&app2, &c, &text, req.is_superuser(), conn.dialect(), 1)?;
-                    records::rule_admits(conn, &c, &r, &records::Gate::Filter(&fragment), &req)
-                })
-                .await
+        None => Some(false),
+        Some(CompiledRule::Public) => Some(true),
+        Some(CompiledRule::Filter { .. }) => {
+            rules.memory.get(&(coll.ir.name.clone(), action)).map(|texpr| eval(texpr, record, req) == Some(true))
         }
     }
 }
@@ -806,8 +907,12 @@ collections:
         let (_, mut owner) = subscribed(&app, "posts/*", Some("u1"));
         let (_, mut other) =
             subscribed(&app, "posts/*?options=%7B%22query%22%3A%7B%22fields%22%3A%22id%22%7D%7D", Some("u2"));
-        dispatch(&app, &rules, change("posts", json!({"id": "p3", "published": false, "author": "u1"}))).await.unwrap();
-        dispatch(&app, &rules, change("posts", json!({"id": "p4", "published": true, "author": "u1"}))).await.unwrap();
+        dispatch(&app, &rules, vec![change("posts", json!({"id": "p3", "published": false, "author": "u1"}))])
+            .await
+            .unwrap();
+        dispatch(&app, &rules, vec![change("posts", json!({"id": "p4", "published": true, "author": "u1"}))])
+            .await
+            .unwrap();
         let ids = |rx: &mut mpsc::Receiver<Message>| {
             let mut out = Vec::new();
             while let Ok(m) = rx.try_recv() {
@@ -830,15 +935,25 @@ collections:
         let rules = Rules::new(app.schema());
         let mut streams: Vec<_> = (0..5).map(|_| subscribed(&app, "comments/*", None)).collect();
         streams.extend((0..3).map(|_| subscribed(&app, "comments/*", Some("u1"))));
-        dispatch(&app, &rules, change("comments", json!({"id": "c1", "post": "p1"}))).await.unwrap();
+        dispatch(&app, &rules, vec![change("comments", json!({"id": "c1", "post": "p1"}))]).await.unwrap();
         assert_eq!(app.realtime().sql_checks(), 2, "anonymous and u1");
-        dispatch(&app, &rules, change("comments", json!({"id": "c2", "post": "p2"}))).await.unwrap();
+        dispatch(&app, &rules, vec![change("comments", json!({"id": "c2", "post": "p2"}))]).await.unwrap();
         assert_eq!(app.realtime().sql_checks(), 4);
         for (_, rx) in &mut streams {
             let first: Value =
                 serde_json::from_str(&rx.try_recv().expect("the comment on the published post").data).unwrap();
             assert_eq!(first["record"]["id"], "c1");
             assert!(rx.try_recv().is_err(), "nothing for the comment on the draft");
+        }
+        // changes that queued up together are judged in one visit, still once per identity
+        let batch = ["c3", "c4", "c5"].map(|id| change("comments", json!({"id": id, "post": "p1"})));
+        dispatch(&app, &rules, batch.to_vec()).await.unwrap();
+        assert_eq!(app.realtime().sql_checks(), 10);
+        for (_, rx) in &mut streams {
+            let ids: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+                .map(|m| serde_json::from_str::<Value>(&m.data).unwrap()["record"]["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids, ["c3", "c4", "c5"]);
         }
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -851,7 +966,9 @@ collections:
         let (slow, mut rx) = subscribed(&app, "posts/*", None);
         let (_, mut fast) = subscribed(&app, "posts/*", None);
         for i in 0..=QUEUE {
-            dispatch(&app, &rules, change("posts", json!({"id": format!("p{i}"), "published": true}))).await.unwrap();
+            dispatch(&app, &rules, vec![change("posts", json!({"id": format!("p{i}"), "published": true}))])
+                .await
+                .unwrap();
             while fast.try_recv().is_ok() {}
         }
         assert_eq!(app.realtime().clients(), 1, "the slow client is gone, the other stays");

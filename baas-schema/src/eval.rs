@@ -110,11 +110,59 @@ enum V {
 struct Side {
     values: Vec<V>,
     rows: bool,
+    affinity: Affinity,
 }
 
 impl Side {
     fn one(v: V) -> Side {
-        Side { values: vec![v], rows: false }
+        Side { values: vec![v], rows: false, affinity: Affinity::None }
+    }
+}
+
+/// SQLite's type affinity of an operand: a bare column has its column's, anything computed
+/// (parameters, functions, `json_each` values) has none. A comparison converts the other
+/// side's value towards a column's affinity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Affinity {
+    Numeric,
+    Text,
+    None,
+}
+
+/// The values of a comparison after SQLite's affinity conversions.
+fn with_affinity(l: &V, la: Affinity, r: &V, ra: Affinity) -> (V, V) {
+    match (la, ra) {
+        (Affinity::Numeric, b) if b != Affinity::Numeric => (l.clone(), numeric(r)),
+        (a, Affinity::Numeric) if a != Affinity::Numeric => (numeric(l), r.clone()),
+        (Affinity::Text, Affinity::None) => (l.clone(), as_text(r)),
+        (Affinity::None, Affinity::Text) => (as_text(l), r.clone()),
+        _ => (l.clone(), r.clone()),
+    }
+}
+
+/// Text that is a well-formed number becomes that number.
+fn numeric(v: &V) -> V {
+    match v {
+        V::Text(s) => {
+            let t = s.trim();
+            let well_formed = !t.is_empty()
+                && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+                && t.bytes().any(|b| b.is_ascii_digit());
+            match t.parse::<f64>() {
+                Ok(n) if well_formed => V::Num(n),
+                _ => v.clone(),
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// A number given text affinity: as SQLite prints a real.
+fn as_text(v: &V) -> V {
+    match v {
+        V::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => V::Text(format!("{n:.1}")),
+        V::Num(n) => V::Text(n.to_string()),
+        other => other.clone(),
     }
 }
 
@@ -146,7 +194,8 @@ impl Evaluator<'_> {
         let like = c.op.kind.is_like();
         let lhs = self.operand(&c.lhs, shared, false)?;
         let rhs = self.operand(&c.rhs, shared, like)?;
-        let pred = |l: &V, r: &V| self.predicate(l, c, r);
+        let (la, ra) = (lhs.affinity, rhs.affinity);
+        let pred = |l: &V, r: &V| self.predicate(l, la, c, r, ra);
         if !lhs.rows && !rhs.rows {
             return Some(pred(&lhs.values[0], &rhs.values[0]) == Some(true));
         }
@@ -166,7 +215,7 @@ impl Evaluator<'_> {
     }
 
     /// The SQL predicate on two values: `None` is SQL's unknown.
-    fn predicate(&self, l: &V, c: &TCompare, r: &V) -> Option<bool> {
+    fn predicate(&self, l: &V, la: Affinity, c: &TCompare, r: &V, ra: Affinity) -> Option<bool> {
         let null_side = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
         if null_side(&c.rhs) || null_side(&c.lhs) {
             let (value, ty) = if null_side(&c.rhs) { (l, c.lhs.ty) } else { (r, c.rhs.ty) };
@@ -181,6 +230,10 @@ impl Evaluator<'_> {
                 _ => !equal,
             });
         }
+        if c.op.kind.is_like() {
+            return Some(like(&text(l)?, &text(r)?) == (c.op.kind == OpKind::Like));
+        }
+        let (l, r) = &with_affinity(l, la, r, ra);
         match c.op.kind {
             OpKind::Neq => Some(match (l, r) {
                 (V::Null, V::Null) => false,
@@ -192,8 +245,7 @@ impl Evaluator<'_> {
             OpKind::Gte => Some(cmp(l, r)? != Ordering::Less),
             OpKind::Lt => Some(cmp(l, r)? == Ordering::Less),
             OpKind::Lte => Some(cmp(l, r)? != Ordering::Greater),
-            OpKind::Like => Some(like(&text(l)?, &text(r)?)),
-            OpKind::NotLike => Some(!like(&text(l)?, &text(r)?)),
+            OpKind::Like | OpKind::NotLike => None,
         }
     }
 
@@ -249,7 +301,11 @@ impl Evaluator<'_> {
                         Value::Null => Vec::new(),
                         other => vec![other],
                     };
-                    return Some(Side { values: items.iter().map(item).collect(), rows: true });
+                    return Some(Side {
+                        values: items.iter().map(item).collect(),
+                        rows: true,
+                        affinity: Affinity::None,
+                    });
                 }
             },
             TValue::Call { .. } => return None,
@@ -269,6 +325,7 @@ impl Evaluator<'_> {
                             })
                             .collect(),
                         rows: side.rows,
+                        affinity: Affinity::None,
                     });
                 }
                 return Some(side);
@@ -287,10 +344,17 @@ impl Evaluator<'_> {
             Some(Modifier::Lower) => lower(stored(&col.field_ty, value)),
             _ if col.each => {
                 let items = value.as_array().map(|a| a.iter().map(item).collect()).unwrap_or_default();
-                return Side { values: items, rows: true };
+                return Side { values: items, rows: true, affinity: Affinity::None };
             }
             _ if json_field => json_value(value, want),
-            _ => stored(&col.field_ty, value),
+            _ => {
+                // a bare column: it keeps its column's affinity
+                let affinity = match col.field_ty {
+                    FieldType::Number { .. } | FieldType::Bool if !col.field_ty.is_multiple() => Affinity::Numeric,
+                    _ => Affinity::Text,
+                };
+                return Side { values: vec![stored(&col.field_ty, value)], rows: false, affinity };
+            }
         };
         Side::one(v)
     }

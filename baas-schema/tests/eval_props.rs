@@ -250,7 +250,7 @@ fn request() -> impl Strategy<Value = Req> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
 
     #[test]
     fn eval_agrees_with_sqlite(text in expression(), record in record(), req in request()) {
@@ -294,4 +294,26 @@ fn lookups_name_what_needs_other_rows() {
     // and eval refuses them rather than guess
     let req = Req { auth: Value::String("u1".into()), query: Value::Null };
     assert_eq!(eval(view, &Map::new(), &req), None);
+}
+
+/// Cases the property found: SQLite converts text towards a number column's affinity
+/// (`n >= extra:lower` with `n = 5` and `extra = 5` holds: `'5'` becomes 5).
+#[test]
+fn column_affinity_converts_the_other_side() {
+    let schema = schema();
+    let record =
+        json!({"id": "r1", "n": 5, "extra": 5, "title": "", "tags": [], "due": "", "owner": "", "k": 0, "flag": false})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+    let req = Req { auth: Value::String(String::new()), query: Value::String(String::new()) };
+    for text in [
+        "n >= extra:lower",
+        "(n >= extra:lower) || ((\"a\" = extra) && (id = extra))",
+        "n = extra:lower",
+        "k < extra:lower",
+    ] {
+        let texpr = check(&schema, text).expect("checks");
+        assert_eq!(eval(&texpr, &record, &req), Some(sql_says(&schema, &texpr, &record, &req)), "{text}");
+    }
 }
