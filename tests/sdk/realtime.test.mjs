@@ -82,7 +82,8 @@ describe('realtime', () => {
         await A.pb.collection('posts').update(post.id, { published: true, views: 3 });
 
         const e = await waitForEvent(a.events, (e) => e.record.views === 3, 'second update');
-        assert.equal(a.events.length, 2, summary(a.events).join());
+        // (the create may still have been on its way when the subscription was made)
+        assert.equal(a.events.filter((e) => e.action === 'update').length, 2, summary(a.events).join());
         assert.equal(e.action, 'update');
         assert.deepEqual(e.record, { id: post.id, title: title('one'), views: 3, expand: { author: { id: A.id, name: 'Alice' } } });
         // anonymous: only once the post is published

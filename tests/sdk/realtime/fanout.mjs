@@ -41,6 +41,8 @@ describe('realtime across instances', () => {
 
         const draft = await w.collection('posts').create({ title: title('draft'), author: user.id });
         const post = await w.collection('posts').create({ title: title('post'), author: user.id, published: true });
+        // events cross over asynchronously: subscribe to the record once its create has arrived
+        await waitForEvent(public_, (e) => e.action === 'create' && e.record.id === post.id, 'anonymous: create', 10000);
         await anon.collection('posts').subscribe(post.id, (e) => one.push(e));
         await w.collection('posts').update(post.id, { views: 5 });
         await w.collection('posts').delete(draft.id);
