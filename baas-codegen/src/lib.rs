@@ -11,6 +11,7 @@ pub mod diff;
 pub mod export;
 pub mod names;
 pub mod openapi;
+pub mod realtime;
 pub mod rust;
 
 use std::collections::BTreeMap;

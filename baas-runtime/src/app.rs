@@ -149,6 +149,7 @@ struct Inner {
     by_id: BTreeMap<String, String>,
     secret: Vec<u8>,
     storage: Storage,
+    realtime: crate::realtime::Hub,
 }
 
 impl AppState {
@@ -176,7 +177,8 @@ impl AppState {
             collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
-        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage }) }
+        let realtime = crate::realtime::Hub::new();
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, realtime }) }
     }
 
     pub fn db(&self) -> &Db {
@@ -198,6 +200,11 @@ impl AppState {
     /// Where uploaded files live.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// This instance's realtime subscribers.
+    pub fn realtime(&self) -> &crate::realtime::Hub {
+        &self.inner.realtime
     }
 
     /// A collection by name or by id.

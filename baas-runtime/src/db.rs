@@ -367,9 +367,14 @@ enum ConnInner<'a> {
     Postgres(RefCell<&'a mut PgConn>),
 }
 
+/// Work to run once the current transaction commits (realtime events).
+type AfterCommit = Box<dyn FnOnce() + Send>;
+
 /// One connection, as the records engine sees it.
 pub struct Conn<'a> {
     inner: ConnInner<'a>,
+    /// `Some` inside [`Conn::transaction`]: what waits for its commit.
+    after_commit: RefCell<Option<Vec<AfterCommit>>>,
 }
 
 /// The key of the advisory lock PostgreSQL instances take around migrations.
@@ -435,6 +440,7 @@ impl Conn<'_> {
             Dialect::Postgres => "BEGIN",
         })?;
         self.set_in_transaction(true);
+        *self.after_commit.borrow_mut() = Some(Vec::new());
         let result = match f(self) {
             Ok(v) => self.execute_batch("COMMIT").map(|()| v).map_err(E::from),
             Err(e) => {
@@ -443,7 +449,20 @@ impl Conn<'_> {
             }
         };
         self.set_in_transaction(false);
+        let waiting = self.after_commit.borrow_mut().take().unwrap_or_default();
+        if result.is_ok() {
+            waiting.into_iter().for_each(|f| f());
+        }
         result
+    }
+
+    /// Runs `f` once the current transaction commits (never if it rolls back), or now when no
+    /// transaction is open.
+    pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
+        match self.after_commit.borrow_mut().as_mut() {
+            Some(waiting) => waiting.push(Box::new(f)),
+            None => f(),
+        }
     }
 
     fn set_in_transaction(&self, on: bool) {
@@ -565,6 +584,15 @@ impl Db {
         Ok(Db { inner: Arc::new(Pool::Sqlite { writer: Mutex::new(writer), readers }) })
     }
 
+    /// The connection settings of a PostgreSQL database (for connections of its own, such as
+    /// the realtime listener); `None` on SQLite.
+    pub fn postgres_config(&self) -> Option<postgres::Config> {
+        match &*self.inner {
+            Pool::Postgres(pool) => Some(pool.config.clone()),
+            Pool::Sqlite { .. } => None,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match *self.inner {
             Pool::Sqlite { .. } => Dialect::Sqlite,
@@ -612,12 +640,12 @@ impl Pool {
         match self {
             Pool::Sqlite { writer, readers } => {
                 let guard = if write { lock(writer) } else { reader(readers) };
-                f(&Conn { inner: ConnInner::Sqlite(&guard) })
+                f(&Conn { inner: ConnInner::Sqlite(&guard), after_commit: RefCell::new(None) })
             }
             Pool::Postgres(pool) => {
                 let mut guard = pool.acquire().map_err(connect_error)?;
                 let pg = guard.as_mut().expect("acquire connects");
-                f(&Conn { inner: ConnInner::Postgres(RefCell::new(pg)) })
+                f(&Conn { inner: ConnInner::Postgres(RefCell::new(pg)), after_commit: RefCell::new(None) })
             }
         }
     }

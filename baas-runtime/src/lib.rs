@@ -17,6 +17,7 @@ pub mod id;
 pub mod migrate;
 pub mod password;
 pub mod query;
+pub mod realtime;
 pub mod records;
 pub mod request;
 pub mod server;

@@ -19,7 +19,7 @@ use crate::files::{self, Trash};
 use crate::query::{self, ListParams};
 use crate::request::RequestCx;
 use crate::values::{self, Mode, Prepared};
-use crate::{expand, id, password, time};
+use crate::{expand, id, password, realtime, time};
 
 /// What a rule demands of a request.
 pub(crate) enum Gate<'a> {
@@ -76,27 +76,7 @@ fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx) -> SqlValue {
             };
             return SqlValue::Text(baas_schema::sql::like_pattern(&text));
         }
-        BindValue::Auth(field) => req.auth_value(field),
-        BindValue::Body(field) => req.body.as_ref().and_then(|b| b.get(field)).cloned().unwrap_or(Value::Null),
-        BindValue::BodyIsSet(field) => Value::Bool(req.body.as_ref().is_some_and(|b| b.contains_key(field))),
-        BindValue::BodyLength(field) => {
-            let len = match req.body.as_ref().and_then(|b| b.get(field)) {
-                Some(Value::Array(items)) => items.len(),
-                Some(Value::Null) | None => 0,
-                Some(_) => 1,
-            };
-            json!(len)
-        }
-        BindValue::Query(name) => {
-            req.query.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone()))
-        }
-        BindValue::Header(name) => {
-            req.headers.get(name).map_or(Value::String(String::new()), |v| Value::String(v.clone()))
-        }
-        BindValue::Method => Value::String(req.method.clone()),
-        BindValue::Context => Value::String("default".into()),
-        BindValue::Macro(m) => time::macro_value(*m, req.now),
-        BindValue::Placeholder(_) => Value::Null,
+        request => baas_schema::eval::Request::value(req, request),
     };
     to_sql_as(&json, ty)
 }
@@ -427,6 +407,7 @@ pub fn create_in(
     check_relations(conn, app, coll, &record, msg::CREATE_FAILED)?;
     coll.hooks.before_create(&mut record, &hook_cx(req))?;
     insert(conn, coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
+    realtime::publish(conn, app, coll, realtime::Kind::Create, &record);
     coll.hooks.after_create(&record, &hook_cx(req));
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
@@ -469,7 +450,13 @@ fn same_kind(a: &Value, b: &Value) -> bool {
 
 /// Whether the create rule admits `record`: the rule runs against the new values, given to
 /// the query as a one-row table named like the collection.
-fn rule_admits(conn: &Conn<'_>, coll: &Coll, record: &Record, gate: &Gate<'_>, req: &RequestCx) -> ApiResult<bool> {
+pub(crate) fn rule_admits(
+    conn: &Conn<'_>,
+    coll: &Coll,
+    record: &Record,
+    gate: &Gate<'_>,
+    req: &RequestCx,
+) -> ApiResult<bool> {
     let Gate::Filter(_) = gate else { return Ok(true) };
     let (pred, mut params) = gate.sql(req);
     let dialect = conn.dialect();
@@ -684,6 +671,7 @@ pub fn update_in(
     coll.hooks.before_update(&old, &mut record, &hook_cx(req))?;
     update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
     trash.replaced(coll, &old, &record);
+    realtime::publish(conn, app, coll, realtime::Kind::Update, &record);
     coll.hooks.after_update(&record, &hook_cx(req));
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
@@ -725,6 +713,7 @@ pub fn delete_in(
     let record = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
     coll.hooks.before_delete(&record, &hook_cx(req))?;
     delete_cascading(conn, app, coll, id, 0, trash)?;
+    realtime::publish(conn, app, coll, realtime::Kind::Delete, &record);
     coll.hooks.after_delete(&record, &hook_cx(req));
     Ok(())
 }
@@ -788,12 +777,14 @@ fn delete_cascading(
                 };
                 if *cascade_delete {
                     delete_cascading(conn, app, other, &rid, depth + 1, trash)?;
+                    realtime::publish(conn, app, other, realtime::Kind::Delete, &referencing);
                 } else if field.required && remaining.is_empty() {
                     return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
                 } else {
                     let cleared = if *multiple { Value::Array(remaining) } else { Value::String(String::new()) };
                     referencing.insert(field.name.clone(), cleared);
                     update_row(conn, other, &referencing)?;
+                    realtime::publish(conn, app, other, realtime::Kind::Update, &referencing);
                 }
             }
         }

@@ -11,6 +11,7 @@ use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use baas_schema::ir::system;
+use baas_schema::sql::BindValue;
 use serde_json::{Map, Value};
 
 use crate::app::{AppState, Coll, Record};
@@ -76,6 +77,31 @@ impl RequestCx {
             "collectionName" => Value::String(auth.collection.ir.name.clone()),
             system::PASSWORD | system::TOKEN_KEY => Value::String(String::new()),
             _ => auth.record.get(field).cloned().unwrap_or(Value::String(String::new())),
+        }
+    }
+}
+
+/// What a rule reads of the request, for the SQL parameters and the in-memory evaluator alike.
+impl baas_schema::eval::Request for RequestCx {
+    fn value(&self, of: &BindValue) -> Value {
+        match of {
+            BindValue::Auth(field) => self.auth_value(field),
+            BindValue::Body(field) => self.body.as_ref().and_then(|b| b.get(field)).cloned().unwrap_or(Value::Null),
+            BindValue::BodyIsSet(field) => Value::Bool(self.body.as_ref().is_some_and(|b| b.contains_key(field))),
+            BindValue::BodyLength(field) => {
+                let len = match self.body.as_ref().and_then(|b| b.get(field)) {
+                    Some(Value::Array(items)) => items.len(),
+                    Some(Value::Null) | None => 0,
+                    Some(_) => 1,
+                };
+                Value::from(len)
+            }
+            BindValue::Query(name) => Value::String(self.query.get(name).cloned().unwrap_or_default()),
+            BindValue::Header(name) => Value::String(self.headers.get(name).cloned().unwrap_or_default()),
+            BindValue::Method => Value::String(self.method.clone()),
+            BindValue::Context => Value::String("default".into()),
+            BindValue::Macro(m) => crate::time::macro_value(*m, self.now),
+            BindValue::Literal(_) | BindValue::LikePattern(_) | BindValue::Placeholder(_) => Value::Null,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The baas schema core: the one intermediate representation ([`ir`]) that every front end
 //! builds and every emitter reads, the YAML front end ([`yaml`]), the rule/filter expression
-//! language ([`expr`]), the checker ([`check`]) and the SQL compiler ([`sql`]).
+//! language ([`expr`]), the checker ([`check`]), the SQL compiler ([`sql`]) and the in-memory
+//! evaluator ([`eval`]).
 //!
 //! Pure: no I/O beyond reading a schema, no async, no HTTP.
 
@@ -8,6 +9,7 @@ pub mod check;
 #[cfg(feature = "derive")]
 pub mod derive;
 pub mod diag;
+pub mod eval;
 pub mod expr;
 pub mod ir;
 pub mod source;

@@ -582,7 +582,8 @@ pub fn to_char_format(format: &str) -> String {
     out
 }
 
-fn bind_ty(ty: Ty) -> Option<SqlTy> {
+/// The type a value of `ty` is bound as; `None` for untyped values (they take the other side's).
+pub(crate) fn bind_ty(ty: Ty) -> Option<SqlTy> {
     match ty {
         Ty::Text | Ty::Date => Some(SqlTy::Text),
         Ty::Number => Some(SqlTy::Number),

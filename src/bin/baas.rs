@@ -351,6 +351,9 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
                 report.unchanged.len(),
                 report.kept.len()
             );
+            for line in baas::codegen::realtime::realtime_report(&checked) {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -2,6 +2,10 @@
 // *.test.mjs). tests/sdk.rs starts the generated blog backend and sets the environment.
 import assert from 'node:assert/strict';
 import PocketBase, { BaseAuthStore, ClientResponseError } from 'pocketbase';
+import { EventSource } from 'eventsource';
+
+// The SDK's realtime client uses the browser's EventSource; Node has none.
+globalThis.EventSource ??= EventSource;
 
 export const BAAS_URL = process.env.BAAS_URL;
 export const ADMIN_EMAIL = process.env.BAAS_ADMIN_EMAIL;
@@ -73,3 +77,14 @@ export const ID = /^[a-z0-9]{15}$/;
 export const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/// Waits until `events` (filled by a realtime callback) holds one satisfying `pred`, and
+/// returns it; fails naming `what` after about `ms` milliseconds.
+export async function waitForEvent(events, pred, what, ms = 5000) {
+    for (let waited = 0; waited < ms; waited += 50) {
+        const found = events.find(pred);
+        if (found) return found;
+        await sleep(50);
+    }
+    assert.fail(`no ${what} event; got ${JSON.stringify(events)}`);
+}

@@ -245,12 +245,21 @@ pub fn start(bin: &Path) -> Server {
 
 /// Starts `bin` on a fresh database of `engine` with one superuser, and waits until it answers.
 pub fn start_on(bin: &Path, engine: Engine) -> Server {
-    start_with_files(bin, engine, None)
+    start_configured(bin, engine, None, &[])
 }
 
 /// [`start_on`], with uploaded files in `files` (a `--storage` value) instead of a temporary
 /// folder.
 pub fn start_with_files(bin: &Path, engine: Engine, files: Option<&str>) -> Server {
+    start_configured(bin, engine, files, &[])
+}
+
+/// [`start_on`], with extra environment variables for the server.
+pub fn start_with(bin: &Path, engine: Engine, env: &[(&str, &str)]) -> Server {
+    start_configured(bin, engine, None, env)
+}
+
+fn start_configured(bin: &Path, engine: Engine, files: Option<&str>, env: &[(&str, &str)]) -> Server {
     let (storage, db) = Storage::new(engine);
     let status = Command::new(bin)
         .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--db", &db])
@@ -258,17 +267,26 @@ pub fn start_with_files(bin: &Path, engine: Engine, files: Option<&str>) -> Serv
         .status()
         .expect("run superuser upsert");
     assert!(status.success(), "superuser upsert failed");
-    serve_with_files(bin, &db, storage, files)
+    serve_configured(bin, &db, storage, files, env)
 }
 
 /// Starts `bin serve` on `db` (already prepared) and waits until it answers; `storage` lives
 /// as long as the server. Uploaded files go to a temporary folder.
 pub fn serve(bin: &Path, db: &str, storage: Storage) -> Server {
-    serve_with_files(bin, db, storage, None)
+    serve_configured(bin, db, storage, None, &[])
 }
 
 /// [`serve`], with uploaded files in `files` (a `--storage` value) when given.
 pub fn serve_with_files(bin: &Path, db: &str, storage: Storage, files: Option<&str>) -> Server {
+    serve_configured(bin, db, storage, files, &[])
+}
+
+/// [`serve`], with extra environment variables for the server.
+pub fn serve_with(bin: &Path, db: &str, storage: Storage, env: &[(&str, &str)]) -> Server {
+    serve_configured(bin, db, storage, None, env)
+}
+
+fn serve_configured(bin: &Path, db: &str, storage: Storage, files: Option<&str>, env: &[(&str, &str)]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let files_dir = files.is_none().then(|| TempDir::new("files"));
@@ -280,6 +298,7 @@ pub fn serve_with_files(bin: &Path, db: &str, storage: Storage, files: Option<&s
         .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db, "--storage", &files])
         .env_remove("DATABASE_URL")
         .env_remove("BAAS_STORAGE")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
