@@ -558,6 +558,9 @@ fn run_job(conn: &Mutex<Connection>, job: Job) {
 struct PgPool {
     config: postgres::Config,
     slots: Vec<Mutex<Option<PgConn>>>,
+    /// One permit per slot, handed out first come, first served: a request waits in this
+    /// queue rather than on one slot's lock, where later arrivals could overtake it.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Drop for PgPool {
@@ -594,7 +597,14 @@ impl Db {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let config: postgres::Config = url.parse().map_err(|e| format!("'{url}' is not a PostgreSQL URL: {e}"))?;
-            let pool = PgPool { config, slots: (0..cores.clamp(2, 8)).map(|_| Mutex::new(None)).collect() };
+            // Requests mostly wait on the server (round trips, commits), not on this machine's
+            // cores: a pool of one client per core left creates queueing behind two clients.
+            let slots = (cores * 4).clamp(8, 16);
+            let pool = PgPool {
+                config,
+                slots: (0..slots).map(|_| Mutex::new(None)).collect(),
+                permits: Arc::new(tokio::sync::Semaphore::new(slots)),
+            };
             // Connect now: a wrong URL fails at start, not on the first request.
             drop(pool.acquire()?);
             return Ok(Db { inner: Arc::new(Pool::Postgres(pool)) });
@@ -660,11 +670,18 @@ impl Db {
         write: bool,
         f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let Pool::Sqlite { writer, readers, workers } = &*self.inner else {
-            let pool = self.inner.clone();
-            return tokio::task::spawn_blocking(move || pool.with(write, |conn| f(conn), ApiError::internal))
+        let (writer, readers, workers) = match &*self.inner {
+            Pool::Sqlite { writer, readers, workers } => (writer, readers, workers),
+            Pool::Postgres(pg) => {
+                let permit = pg.permits.clone().acquire_owned().await.map_err(ApiError::internal)?;
+                let pool = self.inner.clone();
+                return tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    pool.with(write, |conn| f(conn), ApiError::internal)
+                })
                 .await
                 .map_err(ApiError::internal)?;
+            }
         };
         let workers = match workers.get() {
             Some(w) => w,
