@@ -116,7 +116,10 @@ fn openapi_document_lists_every_collection() {
     let create = &doc["paths"]["/api/collections/posts/records"]["post"]["requestBody"]["content"];
     assert_eq!(create["multipart/form-data"]["schema"]["$ref"], "#/components/schemas/PostUpload");
     assert_eq!(doc["components"]["schemas"]["PostUpload"]["properties"]["attachment"]["format"], "binary");
-    assert!(doc["paths"]["/api/collections/comments/records"]["post"]["requestBody"]["content"]["multipart/form-data"].is_null());
+    assert!(
+        doc["paths"]["/api/collections/comments/records"]["post"]["requestBody"]["content"]["multipart/form-data"]
+            .is_null()
+    );
     assert!(doc["paths"]["/api/files/{collection}/{record}/{name}"]["get"].is_object());
     assert!(doc["paths"]["/api/files/token"]["post"].is_object());
 }

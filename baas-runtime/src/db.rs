@@ -3,15 +3,18 @@
 //! records and SQL.
 //!
 //! The records engine is synchronous code that runs on a blocking thread with one connection
-//! ([`Db::read`], [`Db::write`]); statements are prepared once per connection and cached
+//! ([`Db::read`], [`Db::write`]): on SQLite, dedicated threads that each own a connection (one
+//! writer, one reader per core) and take jobs from a queue; on PostgreSQL, tokio's blocking
+//! pool. Statements are prepared once per connection and cached
 //! (rusqlite's statement cache; a map of prepared statements per PostgreSQL client). Dialect
 //! differences the engine cannot express in portable SQL are asked of [`Conn`]
 //! ([`Conn::dialect`], [`Conn::placeholder`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, mpsc};
 
 use baas_schema::sql::Dialect;
 use postgres::types::{IsNull, ToSql as PgToSql, Type};
@@ -507,8 +510,66 @@ pub struct Db {
 }
 
 enum Pool {
-    Sqlite { writer: Mutex<Connection>, readers: Vec<Mutex<Connection>> },
+    Sqlite { writer: Arc<Mutex<Connection>>, readers: Arc<[Mutex<Connection>]>, workers: OnceLock<Workers> },
     Postgres(PgPool),
+}
+
+/// A job for a SQLite worker thread, run with the thread's connection.
+type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The queues of the SQLite worker threads: one writer thread, one thread per reader
+/// connection. Measured against `spawn_blocking` per query, threads that keep their connection
+/// (and its statement cache) warm serve about twice the requests. The threads end when the
+/// [`Db`] is dropped (their queues close).
+struct Workers {
+    read: mpsc::Sender<Job>,
+    write: mpsc::Sender<Job>,
+}
+
+impl Workers {
+    fn start(writer: &Arc<Mutex<Connection>>, readers: &Arc<[Mutex<Connection>]>) -> Result<Workers, String> {
+        let spawn = |name: String, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name).spawn(work).map(drop).map_err(|e| e.to_string())
+        };
+        let (read, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for i in 0..readers.len() {
+            let (jobs, readers) = (jobs.clone(), readers.clone());
+            spawn(
+                format!("sqlite-reader-{i}"),
+                Box::new(move || {
+                    loop {
+                        // The queue's lock is released before the job runs.
+                        let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match job {
+                            Ok(job) => run_job(&readers[i], job),
+                            Err(_) => return,
+                        }
+                    }
+                }),
+            )?;
+        }
+        let (write, jobs) = mpsc::channel::<Job>();
+        let writer = writer.clone();
+        spawn(
+            "sqlite-writer".into(),
+            Box::new(move || {
+                while let Ok(job) = jobs.recv() {
+                    run_job(&writer, job);
+                }
+            }),
+        )?;
+        Ok(Workers { read, write })
+    }
+}
+
+/// Runs `job` on `conn`; a job that panics drops its result (the caller gets an internal
+/// error) and leaves no transaction open behind it.
+fn run_job(conn: &Mutex<Connection>, job: Job) {
+    let guard = lock(conn);
+    if std::panic::catch_unwind(AssertUnwindSafe(|| job(&guard))).is_err() && !guard.is_autocommit() {
+        let _ = guard.execute_batch("ROLLBACK");
+    }
 }
 
 /// PostgreSQL clients, connected on first use (an idle backend holds one connection), and
@@ -516,6 +577,9 @@ enum Pool {
 struct PgPool {
     config: postgres::Config,
     slots: Vec<Mutex<Option<PgConn>>>,
+    /// One permit per slot, handed out first come, first served: a request waits in this
+    /// queue rather than on one slot's lock, where later arrivals could overtake it.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Drop for PgPool {
@@ -552,7 +616,14 @@ impl Db {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let config: postgres::Config = url.parse().map_err(|e| format!("'{url}' is not a PostgreSQL URL: {e}"))?;
-            let pool = PgPool { config, slots: (0..cores.clamp(2, 8)).map(|_| Mutex::new(None)).collect() };
+            // Requests mostly wait on the server (round trips, commits), not on this machine's
+            // cores: a pool of one client per core left creates queueing behind two clients.
+            let slots = (cores * 4).clamp(8, 16);
+            let pool = PgPool {
+                config,
+                slots: (0..slots).map(|_| Mutex::new(None)).collect(),
+                permits: Arc::new(tokio::sync::Semaphore::new(slots)),
+            };
             // Connect now: a wrong URL fails at start, not on the first request.
             drop(pool.acquire()?);
             return Ok(Db { inner: Arc::new(Pool::Postgres(pool)) });
@@ -569,8 +640,12 @@ impl Db {
             let conn =
                 Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
             conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+            // An 8 MiB page cache per connection (SQLite's default is 2 MiB): a list's total
+            // counts rows by scanning, and from the cache that costs a third of what re-reading
+            // pages from the OS does (bench/RESULTS.md).
             conn.execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
+                 PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;",
             )
             .map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
             conn.set_prepared_statement_cache_capacity(256);
@@ -581,7 +656,8 @@ impl Db {
         let readers = (0..cores.clamp(2, 8))
             .map(|_| open(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map(Mutex::new))
             .collect::<Result<_, _>>()?;
-        Ok(Db { inner: Arc::new(Pool::Sqlite { writer: Mutex::new(writer), readers }) })
+        let pool = Pool::Sqlite { writer: Arc::new(Mutex::new(writer)), readers, workers: OnceLock::new() };
+        Ok(Db { inner: Arc::new(pool) })
     }
 
     /// The connection settings of a PostgreSQL database (for connections of its own, such as
@@ -605,10 +681,7 @@ impl Db {
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let pool = self.inner.clone();
-        tokio::task::spawn_blocking(move || pool.with(false, |conn| f(conn), ApiError::internal))
-            .await
-            .map_err(ApiError::internal)?
+        self.run(false, f).await
     }
 
     /// Runs `f` with the writer connection on a blocking thread (on PostgreSQL, any client:
@@ -617,10 +690,41 @@ impl Db {
         &self,
         f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let pool = self.inner.clone();
-        tokio::task::spawn_blocking(move || pool.with(true, |conn| f(conn), ApiError::internal))
-            .await
-            .map_err(ApiError::internal)?
+        self.run(true, f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&Conn<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (writer, readers, workers) = match &*self.inner {
+            Pool::Sqlite { writer, readers, workers } => (writer, readers, workers),
+            Pool::Postgres(pg) => {
+                let permit = pg.permits.clone().acquire_owned().await.map_err(ApiError::internal)?;
+                let pool = self.inner.clone();
+                return tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    pool.with(write, |conn| f(conn), ApiError::internal)
+                })
+                .await
+                .map_err(ApiError::internal)?;
+            }
+        };
+        let workers = match workers.get() {
+            Some(w) => w,
+            None => {
+                let started = Workers::start(writer, readers).map_err(ApiError::internal)?;
+                workers.get_or_init(|| started)
+            }
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let _ = tx.send(f(&Conn { inner: ConnInner::Sqlite(conn), after_commit: RefCell::new(None) }));
+        });
+        let queue = if write { &workers.write } else { &workers.read };
+        queue.send(job).map_err(|_| ApiError::internal("the database threads have stopped"))?;
+        rx.await.map_err(|_| ApiError::internal("a database job panicked"))?
     }
 
     /// Runs `f` with the writer connection on the current thread (start-up, CLI commands; never
@@ -638,7 +742,7 @@ impl Pool {
         connect_error: impl FnOnce(String) -> E,
     ) -> Result<T, E> {
         match self {
-            Pool::Sqlite { writer, readers } => {
+            Pool::Sqlite { writer, readers, .. } => {
                 let guard = if write { lock(writer) } else { reader(readers) };
                 f(&Conn { inner: ConnInner::Sqlite(&guard), after_commit: RefCell::new(None) })
             }

@@ -868,8 +868,8 @@ collections:
         let mut schema = checked.schema.clone();
         schema.collections.push(system::superusers());
         // No test here stores files; the folder is never written.
-        let storage = crate::storage::Storage::local(&std::env::temp_dir().join("baas-realtime-unit"))
-            .expect("a local storage");
+        let storage =
+            crate::storage::Storage::local(&std::env::temp_dir().join("baas-realtime-unit")).expect("a local storage");
         AppState::new(db, schema, specs, b"secret".to_vec(), storage)
     }
 

@@ -683,7 +683,9 @@ impl Loader<'_> {
             "Json" | "Value" => FieldType::Json,
             "AutoDate" => FieldType::Autodate { on_create: true, on_update: false },
             "Select" => FieldType::Select { values: Vec::new(), multiple },
-            "File" => FieldType::File { max_size: None, mime: Vec::new(), multiple, protected: false, thumbs: Vec::new() },
+            "File" => {
+                FieldType::File { max_size: None, mime: Vec::new(), multiple, protected: false, thumbs: Vec::new() }
+            }
             "Relation" => {
                 let Some(target) = arg.as_ref().and_then(last_segment).map(|(t, _)| t) else {
                     let at = self.places.token(base, type_text(base));
