@@ -165,14 +165,9 @@ impl Builder {
         let allow = self.allow_destructive || std::env::var("BAAS_ALLOW_DESTRUCTIVE").is_ok_and(|v| v == "1");
         let source = schema_path.display().to_string();
         let history = crate::migrations(&checked, previous.as_ref(), allow, &source).map_err(BuildError::Generate)?;
-        let mut written = Vec::new();
-        for (rel, contents) in &history.files {
-            let path = migrations_dir.join(rel);
-            write_file(&path, contents)?;
-            if rel.extension().is_some_and(|e| e == "sql") {
-                written.push(path);
-            }
-        }
+        let written = history
+            .write(&migrations_dir)
+            .map_err(|e| BuildError::Io(format!("cannot write {}: {e}", migrations_dir.display())))?;
 
         let json = schema_json(&checked);
         let openapi = openapi::document(&checked, &crate_name());

@@ -257,6 +257,28 @@ pub fn migrations(
     Ok(history)
 }
 
+impl History {
+    /// Writes the new files under the migrations folder `dir`; returns the migrations
+    /// (`.sql`) written.
+    pub fn write(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for (rel, contents) in &self.files {
+            let path = dir.join(rel);
+            if std::fs::read(&path).ok().as_deref() == Some(contents.as_bytes()) {
+                continue;
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, contents)?;
+            if rel.extension().is_some_and(|e| e == "sql") {
+                written.push(path);
+            }
+        }
+        Ok(written)
+    }
+}
+
 /// Keeps a collection's wire id across a rename: a collection that existed before (by name or
 /// `renamed_from`) and has no explicit id keeps the id it had.
 fn carry_ids(schema: &CheckedSchema, previous: &baas_schema::Schema) -> CheckedSchema {

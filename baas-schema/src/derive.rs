@@ -427,19 +427,7 @@ impl Loader<'_> {
         }
 
         let declared = self.fields(s, &c, names);
-        if !c.is_view() {
-            c.fields.push(system::id());
-            if c.is_auth() {
-                c.fields.extend(system::auth_fields());
-            }
-            c.fields.extend(declared);
-            if timestamps {
-                c.fields.push(system::created());
-                c.fields.push(system::updated());
-            }
-        } else {
-            c.fields = declared;
-        }
+        c.fields = system::complete(&c.kind, declared, timestamps);
         Some(c)
     }
 
@@ -454,16 +442,7 @@ impl Loader<'_> {
             }
             return Vec::new();
         };
-        let mut reserved: Vec<&str> = vec![system::ID, system::CREATED, system::UPDATED];
-        if c.is_auth() {
-            reserved.extend([
-                system::EMAIL,
-                system::EMAIL_VISIBILITY,
-                system::VERIFIED,
-                system::PASSWORD,
-                system::TOKEN_KEY,
-            ]);
-        }
+        let reserved = system::reserved(c.is_auth());
         let mut out: Vec<Field> = Vec::new();
         for f in &named.named {
             let Some(ident) = &f.ident else { continue };

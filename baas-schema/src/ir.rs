@@ -422,6 +422,31 @@ pub mod system {
         }
     }
 
+    /// The names a collection of this kind may not declare: they are always there.
+    pub fn reserved(auth: bool) -> &'static [&'static str] {
+        const BASE: &[&str] = &[ID, CREATED, UPDATED];
+        const AUTH: &[&str] = &[ID, CREATED, UPDATED, EMAIL, EMAIL_VISIBILITY, VERIFIED, PASSWORD, TOKEN_KEY];
+        if auth { AUTH } else { BASE }
+    }
+
+    /// A collection's fields in wire order: `id`, the auth fields (auth collections), the
+    /// declared ones, then `created`/`updated` when it has `timestamps`. A view's fields are
+    /// the declared ones (they only describe its query's columns).
+    pub fn complete(kind: &super::CollectionKind, declared: Vec<Field>, timestamps: bool) -> Vec<Field> {
+        if matches!(kind, super::CollectionKind::View { .. }) {
+            return declared;
+        }
+        let mut fields = vec![id()];
+        if *kind == super::CollectionKind::Auth {
+            fields.extend(auth_fields());
+        }
+        fields.extend(declared);
+        if timestamps {
+            fields.extend([created(), updated()]);
+        }
+        fields
+    }
+
     /// `password`, `tokenKey`, `email`, `emailVisibility`, `verified`.
     pub fn auth_fields() -> Vec<Field> {
         let mut password = Field::new(PASSWORD, FieldType::Password);

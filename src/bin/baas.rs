@@ -240,17 +240,18 @@ fn migrations(path: &Path, dir: &Path, allow_destructive: bool, check_only: bool
     for change in &history.changes {
         println!("  - {change}");
     }
-    for (rel, contents) in &history.files {
-        let target = dir.join(rel);
-        let written =
-            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, contents));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", target.display());
-            return ExitCode::from(2);
+    match history.write(dir) {
+        Ok(written) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
         }
-        println!("wrote {}", target.display());
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", dir.display());
+            ExitCode::from(2)
+        }
     }
-    ExitCode::SUCCESS
 }
 
 fn report_generate_error(e: &baas::codegen::GenerateError) -> ExitCode {

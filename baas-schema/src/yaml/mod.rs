@@ -218,35 +218,13 @@ impl Loader<'_> {
             }
         }
 
-        if !collection.is_view() {
-            collection.fields.push(system::id());
-            if collection.is_auth() {
-                collection.fields.extend(system::auth_fields());
-            }
-            collection.fields.extend(declared);
-            if timestamps {
-                collection.fields.push(system::created());
-                collection.fields.push(system::updated());
-            }
-        } else {
-            // A view's fields come from its query; declared fields only describe types.
-            collection.fields = declared;
-        }
+        collection.fields = system::complete(&collection.kind, declared, timestamps);
         collection
     }
 
     fn fields(&mut self, node: &Node, collection: &Collection) -> Vec<Field> {
         let Some(entries) = self.map(node, "'fields'") else { return Vec::new() };
-        let mut reserved: Vec<&str> = vec![system::ID, system::CREATED, system::UPDATED];
-        if collection.is_auth() {
-            reserved.extend([
-                system::EMAIL,
-                system::EMAIL_VISIBILITY,
-                system::VERIFIED,
-                system::PASSWORD,
-                system::TOKEN_KEY,
-            ]);
-        }
+        let reserved = system::reserved(collection.is_auth());
         let mut out: Vec<Field> = Vec::new();
         for (key, value) in entries {
             let Some(name) = self.name(key, "field") else { continue };
