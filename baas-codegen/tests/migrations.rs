@@ -162,7 +162,7 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
         ),
         (
             "add an index",
-            |t| edit(t, "      - [author, created]\n", "      - [author, created]\n      - [published]\n"),
+            |t| edit(t, "      - [author, created]\n", "      - [author, created]\n      - [views]\n"),
             false,
             "SELECT COUNT(*) FROM posts WHERE published = FALSE",
             "1",

@@ -349,16 +349,27 @@ pub fn prepare_create(coll: &Coll, req: &RequestCx) -> PreparedCreate {
     Ok((prepared, hash))
 }
 
+/// Whether preparing this write hashes a password: argon2 takes tens of milliseconds of CPU on
+/// purpose, which must not stall the async runtime's threads.
+fn hashes_password(coll: &Coll, req: &RequestCx) -> bool {
+    coll.ir.is_auth() && req.body.as_ref().is_some_and(|b| b.contains_key(system::PASSWORD))
+}
+
+/// Runs `f` on the blocking pool when it is `slow`, here otherwise: validating a body takes
+/// microseconds, less than the hop to another thread and back (bench/RESULTS.md).
+async fn off_runtime_if<T: Send + 'static>(slow: bool, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    if slow { tokio::task::spawn_blocking(f).await.map_err(ApiError::internal) } else { Ok(f()) }
+}
+
 /// `POST /api/collections/{c}/records`
 pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiResult<Value> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::CREATE_FAILED));
     }
     gate(&coll, Action::Create, &req, app.db().dialect())?;
-    // Validation and hashing happen before the writer is taken: argon2 is slow on purpose.
+    // Validation and hashing happen before the writer is taken.
     let (coll2, req2) = (coll.clone(), req.clone());
-    let prepared =
-        tokio::task::spawn_blocking(move || prepare_create(&coll2, &req2)).await.map_err(ApiError::internal)?;
+    let prepared = off_runtime_if(hashes_password(&coll, &req), move || prepare_create(&coll2, &req2)).await?;
     // New files are stored before the record that names them is committed.
     let written = match &prepared {
         Ok((p, _)) => {
@@ -598,9 +609,8 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
         })
         .await?;
     let (coll2, req2) = (coll.clone(), req.clone());
-    let prepared = tokio::task::spawn_blocking(move || prepare_update(&coll2, &existing, &req2))
-        .await
-        .map_err(ApiError::internal)??;
+    let prepared =
+        off_runtime_if(hashes_password(&coll, &req), move || prepare_update(&coll2, &existing, &req2)).await??;
     let written = files::store(app, &coll, &id, &files::referenced(&coll, &prepared.0.values, &req.uploads)).await?;
     let app2 = app.clone();
     let req2 = req.clone();

@@ -150,6 +150,7 @@ fn list(names: &[String]) -> String {
 /// Builds the shared state from a migrated database.
 pub fn state(db: Db, backend: &Backend, storage: Storage) -> Result<AppState, String> {
     let secret = db.write_blocking(|conn| conn.with_migration_lock(migrate::secret))?;
+    db.refresh_statistics();
     let schema = AppState::load_schema(backend.schema_json)?;
     let specs = backend.collections.iter().map(|s| crate::app::CollectionSpec {
         name: s.name,

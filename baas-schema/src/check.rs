@@ -925,8 +925,8 @@ fn looks_like_date(s: &str) -> bool {
         && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
-/// Lints: rules that are constant, update rules that let the owner be reassigned, list rules
-/// on columns no index covers.
+/// Lints: rules that are constant, update rules that let the owner be reassigned. (A list
+/// rule's columns need no lint: baas indexes them, see [`Collection::implied_indexes`].)
 fn lint_rule(cx: &Context<'_>, text: &str, expr: &Expr, texpr: &TExpr, origin: &Origin, diags: &mut Diagnostics) {
     let whole = origin.map_span(Span::new(0, text.len()));
     let action = cx.action.unwrap_or(Action::List);
@@ -943,10 +943,6 @@ fn lint_rule(cx: &Context<'_>, text: &str, expr: &Expr, texpr: &TExpr, origin: &
     }
     if action == Action::Update {
         lint_owner_reassign(cx, expr, origin, diags);
-    }
-    // a view cannot have indexes: advising one would be advice that fails the check
-    if action == Action::List && !cx.collection.is_view() {
-        lint_unindexed(cx, expr, origin, diags);
     }
 }
 
@@ -1042,35 +1038,6 @@ fn lint_owner_reassign(cx: &Context<'_>, expr: &Expr, origin: &Origin, diags: &m
                 ))
                 .with_help(format!(
                     "add `&& (@request.body.{name}:isset = false || @request.body.{name} = @request.auth.id)` to keep '{name}' fixed"
-                )),
-            );
-        }
-    }
-}
-
-fn lint_unindexed(cx: &Context<'_>, expr: &Expr, origin: &Origin, diags: &mut Diagnostics) {
-    let indexed = cx.collection.indexed_columns();
-    let mut reported = Vec::new();
-    for c in expr.comparisons() {
-        for o in [&c.lhs, &c.rhs] {
-            let Some(p) = o.as_path().filter(|p| p.root == Root::Record) else { continue };
-            let Some(first) = p.segments.first() else { continue };
-            if indexed.contains(&first.name.as_str()) || reported.contains(&first.name) {
-                continue;
-            }
-            // An index on a JSON array column would not help a list rule.
-            if cx.collection.field(&first.name).is_none_or(|f| f.ty.is_multiple()) {
-                continue;
-            }
-            reported.push(first.name.clone());
-            diags.push(
-                Diagnostic::warning(
-                    origin.map_span(first.span),
-                    format!("the list rule filters on '{}', which no index starts with", first.name),
-                )
-                .with_help(format!(
-                    "add an index: `indexes: [[{}]]` in collection '{}'",
-                    first.name, cx.collection.name
                 )),
             );
         }
@@ -1176,14 +1143,42 @@ impl Collection {
     }
 
     /// Single-column indexes baas creates without being asked: every single relation (joins
-    /// and reference checks), `created` (default sort), and unique fields.
+    /// and reference checks), `created` (default sort), unique fields, and every column the list
+    /// rule compares with `=`, `<`, `>`, `<=` or `>=` (every list and its total filter on it).
     pub fn implied_indexes(&self) -> Vec<&str> {
+        let ruled = self.list_rule_columns();
         self.fields
             .iter()
             .filter(|f| {
-                matches!(f.ty, FieldType::Relation { multiple: false, .. }) || f.name == system::CREATED || f.unique
+                matches!(f.ty, FieldType::Relation { multiple: false, .. })
+                    || f.name == system::CREATED
+                    || f.unique
+                    || ruled.contains(&f.name.as_str())
             })
             .map(|f| f.name.as_str())
             .collect()
+    }
+
+    /// The record's own columns the list rule compares in a way a B-tree index serves: not
+    /// `!=` or `~`, not JSON, files or multi-valued fields, not through `@collection`. Empty for
+    /// views (they have no indexes) and for a rule that does not parse (the checker reports it).
+    fn list_rule_columns(&self) -> Vec<&str> {
+        let Some(rule) = self.rules.list.as_ref().filter(|_| !self.is_view()) else { return Vec::new() };
+        let Ok(expr) = crate::expr::parse(&rule.expr) else { return Vec::new() };
+        let mut out = Vec::new();
+        for c in expr.comparisons() {
+            if matches!(c.op.kind, OpKind::Neq | OpKind::Like | OpKind::NotLike) {
+                continue;
+            }
+            for o in [&c.lhs, &c.rhs] {
+                let Some(p) = o.as_path().filter(|p| p.root == Root::Record && p.modifier.is_none()) else { continue };
+                let Some(field) = p.segments.first().and_then(|s| self.field(&s.name)) else { continue };
+                let indexable = !field.ty.is_multiple() && !matches!(field.ty, FieldType::Json | FieldType::File { .. });
+                if indexable && !out.contains(&field.name.as_str()) {
+                    out.push(field.name.as_str());
+                }
+            }
+        }
+        out
     }
 }

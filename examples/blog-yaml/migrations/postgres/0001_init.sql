@@ -44,6 +44,7 @@ CREATE TABLE "posts" (
     "_rowid" BIGINT GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX "idx_posts_author_created" ON "posts" ("author", "created");
+CREATE INDEX "idx_posts_published" ON "posts" ("published");
 CREATE INDEX "idx_posts_created" ON "posts" ("created");
 
 CREATE TABLE "comments" (

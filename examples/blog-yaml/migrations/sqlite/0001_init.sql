@@ -41,6 +41,7 @@ CREATE TABLE "posts" (
     "updated" TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX "idx_posts_author_created" ON "posts" ("author", "created");
+CREATE INDEX "idx_posts_published" ON "posts" ("published");
 CREATE INDEX "idx_posts_created" ON "posts" ("created");
 
 CREATE TABLE "comments" (
