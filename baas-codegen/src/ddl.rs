@@ -5,7 +5,7 @@
 //! API has no nulls: an unset text is `""`, an unset number `0`.
 
 use askama::Template;
-use baas_schema::ir::{Collection, CollectionKind, Field, FieldType, Schema, system};
+use baas_schema::ir::{Collection, CollectionKind, Field, FieldType, ImpliedIndexes, Schema, system};
 use baas_schema::sql::{Dialect, column_type, quote};
 
 use crate::names::index_name;
@@ -36,7 +36,8 @@ struct View {
 pub fn initial_migration(schema: &Schema, dialect: Dialect, source: &str) -> String {
     let mut collections: Vec<Collection> = vec![system::superusers()];
     collections.extend(schema.collections.iter().cloned());
-    let tables = collections.iter().filter(|c| !c.is_view()).map(|c| table(c, dialect)).collect();
+    let tables =
+        collections.iter().filter(|c| !c.is_view()).map(|c| table(c, dialect, schema.implied_indexes)).collect();
     let views = collections
         .iter()
         .filter_map(|c| match &c.kind {
@@ -65,13 +66,13 @@ pub fn initial_migration(schema: &Schema, dialect: Dialect, source: &str) -> Str
 /// selected or written by the runtime, only sorted on.
 pub const POSTGRES_ROWID: &str = "_rowid";
 
-pub(crate) fn table(c: &Collection, dialect: Dialect) -> Table {
+pub(crate) fn table(c: &Collection, dialect: Dialect, implied: ImpliedIndexes) -> Table {
     let mut columns: Vec<String> = c.fields.iter().map(|f| column(f, dialect)).collect();
     if dialect == Dialect::Postgres {
         // Insertion order, which SQLite's rowid gives: the default order of a list.
         columns.push(format!("{} BIGINT GENERATED ALWAYS AS IDENTITY", quote(POSTGRES_ROWID)));
     }
-    let indexes = indexes(c).into_iter().map(|i| i.sql).collect();
+    let indexes = indexes(c, implied).into_iter().map(|i| i.sql).collect();
     Table { name: quote(&c.name), columns, indexes }
 }
 
@@ -83,7 +84,7 @@ pub(crate) struct IndexDef {
 }
 
 /// Every index of a collection: declared ones, unique fields, and the ones baas implies.
-pub(crate) fn indexes(c: &Collection) -> Vec<IndexDef> {
+pub(crate) fn indexes(c: &Collection, implied: ImpliedIndexes) -> Vec<IndexDef> {
     let mut out: Vec<IndexDef> = Vec::new();
     let mut add = |fields: Vec<String>, unique: bool| {
         let name = index_name(&c.name, &fields, unique);
@@ -107,7 +108,7 @@ pub(crate) fn indexes(c: &Collection) -> Vec<IndexDef> {
             add(vec![field.name.clone()], true);
         }
     }
-    for name in c.implied_indexes() {
+    for name in c.implied_indexes(implied) {
         // a declared index that starts with the column serves it already
         let covered = c.indexes.iter().any(|i| i.fields.first().is_some_and(|f| f == name));
         if !covered && !c.field(name).is_some_and(|f| f.unique) {

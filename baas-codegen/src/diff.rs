@@ -6,7 +6,7 @@
 //! (`allow_destructive`). Columns SQLite cannot `ALTER` are changed with its table-rebuild
 //! procedure (create the new table, copy, drop, rename) inside the migration's transaction.
 
-use baas_schema::ir::{Action, Collection, CollectionKind, Field, FieldType, Schema};
+use baas_schema::ir::{Action, Collection, CollectionKind, Field, FieldType, ImpliedIndexes, Schema};
 use baas_schema::sql::{Dialect, column_type, quote};
 
 use crate::ddl;
@@ -60,13 +60,15 @@ impl Plan {
 /// The migration that takes a database from `old` to `new`.
 pub fn plan(old: &Schema, new: &Schema) -> Plan {
     let mut plan = Plan::default();
-    let mut d = Differ { plan: &mut plan };
+    let mut d = Differ { plan: &mut plan, implied: (old.implied_indexes, new.implied_indexes) };
     d.run(old, new);
     plan
 }
 
 struct Differ<'p> {
     plan: &'p mut Plan,
+    /// Which indexes the old and the new schema's baas derives.
+    implied: (ImpliedIndexes, ImpliedIndexes),
 }
 
 impl Differ<'_> {
@@ -95,7 +97,7 @@ impl Differ<'_> {
                 None => {
                     self.change(format!("add collection {}", new_c.name), false);
                     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-                        let t = ddl::table(new_c, dialect);
+                        let t = ddl::table(new_c, dialect, self.implied.1);
                         let mut stmts =
                             vec![format!("CREATE TABLE {} (\n    {}\n)", t.name, t.columns.join(",\n    "))];
                         stmts.extend(t.indexes);
@@ -145,8 +147,8 @@ impl Differ<'_> {
             self.change(format!("rename collection {} to {name}", old.name), false);
             self.both(format!("ALTER TABLE {} RENAME TO {}", quote(&old.name), quote(name)));
         }
-        let old_indexes = ddl::indexes(old);
-        let new_indexes = ddl::indexes(new);
+        let old_indexes = ddl::indexes(old, self.implied.0);
+        let new_indexes = ddl::indexes(new, self.implied.1);
         // Indexes go before columns change and come back after.
         for i in old_indexes.iter().filter(|i| !new_indexes.iter().any(|n| n.name == i.name)) {
             self.change(format!("drop index {}", i.name), false);
@@ -240,7 +242,7 @@ impl Differ<'_> {
         target.fields.retain(|f| {
             old.fields.iter().any(|o| o.name == f.name || f.renamed_from.as_deref() == Some(o.name.as_str()))
         });
-        let t = ddl::table(&target, Dialect::Sqlite);
+        let t = ddl::table(&target, Dialect::Sqlite, self.implied.1);
         let mut stmts = vec![format!("CREATE TABLE {} (\n    {}\n)", t.name, t.columns.join(",\n    "))];
         let cols: Vec<String> = target.fields.iter().map(|f| quote(&f.name)).collect();
         let exprs: Vec<String> = target

@@ -282,3 +282,26 @@ fn blog_evolves_through_every_kind_of_change_with_data_intact() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A snapshot written before baas indexed list-rule columns (it does not say which indexes
+/// its baas derived) gets them in the next migration, with nothing else; once recorded,
+/// regenerating adds nothing.
+#[test]
+fn migrations_from_an_older_baas_gain_the_indexes_it_did_not_derive() {
+    let schema = check(&std::fs::read_to_string(root().join("schemas/blog.yaml")).unwrap());
+    let mut snapshot = serde_json::to_value(&schema.schema).unwrap();
+    snapshot.as_object_mut().unwrap().remove("implied_indexes").expect("the snapshot records it");
+    let old = Previous { schema: serde_json::from_value(snapshot).unwrap(), migrations: vec!["0001_init.sql".into()] };
+    assert_eq!(old.schema.implied_indexes, baas_schema::ir::ImpliedIndexes::Relations);
+
+    let history = baas_codegen::migrations(&schema, Some(&old), false, "blog.yaml").unwrap();
+    assert_eq!(history.changes, ["add index idx_posts_published"]);
+    for dialect in ["sqlite", "postgres"] {
+        let sql = &history.files[&PathBuf::from(format!("{dialect}/0002_add_index_idx_posts_published.sql"))];
+        let statements: Vec<&str> = sql.lines().filter(|l| !l.starts_with("--") && !l.trim().is_empty()).collect();
+        assert_eq!(statements, [r#"CREATE INDEX "idx_posts_published" ON "posts" ("published");"#], "{sql}");
+    }
+
+    let now = Previous { schema: schema.schema.clone(), migrations: history.names.clone() };
+    assert!(baas_codegen::migrations(&schema, Some(&now), false, "blog.yaml").unwrap().changes.is_empty());
+}

@@ -12,7 +12,7 @@ use crate::expr::ast::{
     Compare, Expr, Literal, Macro, Modifier, Op, OpKind, Operand, OperandKind, Path, Root, Segment,
 };
 use crate::expr::{ParseError, parse};
-use crate::ir::{Action, Collection, CollectionKind, Field, FieldType, Origin, Schema, system};
+use crate::ir::{Action, Collection, CollectionKind, Field, FieldType, ImpliedIndexes, Origin, Schema, system};
 use crate::source::Span;
 
 mod view;
@@ -1133,20 +1133,12 @@ fn check_structure(schema: &Schema, diags: &mut Diagnostics) {
 }
 
 impl Collection {
-    /// Columns that an index starts with: declared indexes, the primary key, and the indexes
-    /// baas always creates (single relations and `created`).
-    pub fn indexed_columns(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.indexes.iter().filter_map(|i| i.fields.first().map(String::as_str)).collect();
-        out.push(system::ID);
-        out.extend(self.implied_indexes());
-        out
-    }
-
     /// Single-column indexes baas creates without being asked: every single relation (joins
-    /// and reference checks), `created` (default sort), unique fields, and every column the list
-    /// rule compares with `=`, `<`, `>`, `<=` or `>=` (every list and its total filter on it).
-    pub fn implied_indexes(&self) -> Vec<&str> {
-        let ruled = self.list_rule_columns();
+    /// and reference checks), `created` (default sort), unique fields, and (from
+    /// [`ImpliedIndexes::ListRules`] on) every column the list rule compares with `=`, `<`, `>`,
+    /// `<=` or `>=` (every list and its total filter on it).
+    pub fn implied_indexes(&self, implied: ImpliedIndexes) -> Vec<&str> {
+        let ruled = if implied >= ImpliedIndexes::ListRules { self.list_rule_columns() } else { Vec::new() };
         self.fields
             .iter()
             .filter(|f| {

@@ -13,6 +13,28 @@ use crate::source::Span;
 pub struct Schema {
     pub settings: Settings,
     pub collections: Vec<Collection>,
+    /// Which indexes baas derives: recorded in the migration snapshot, so that migrations
+    /// written by an older baas, which derived fewer, gain the others in the next migration.
+    #[serde(default = "ImpliedIndexes::first")]
+    pub implied_indexes: ImpliedIndexes,
+}
+
+/// The indexes baas creates without being asked, by the version of baas that chose them (see
+/// [`Collection::implied_indexes`](crate::ir::Collection::implied_indexes)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImpliedIndexes {
+    /// Single relations, `created` and unique fields: snapshots that do not say.
+    Relations,
+    /// Those, and the columns a list rule compares.
+    #[default]
+    ListRules,
+}
+
+impl ImpliedIndexes {
+    fn first() -> Self {
+        ImpliedIndexes::Relations
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
