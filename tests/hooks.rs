@@ -31,6 +31,10 @@ impl PostsHooks for Hooks {
         post.subtitle = format!("{} (checked)", post.subtitle);
         Ok(())
     }
+
+    fn on_read(&self, post: &mut Post, _cx: &HookContext<'_>) {
+        post.views += 1000;
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -102,4 +106,13 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     assert_eq!((status, body["message"].as_str()), (400, Some("No forbidden posts.")));
     let (_, list) = call("GET", &url("/api/collections/posts/records"), Some(&token), None);
     assert_eq!(list["totalItems"], 1, "the refused create must not be written: {list}");
+
+    // A hook that is not the default runs on every read, lists and views alike (the adapter
+    // skips only hooks whose default it saw run: users and comments here).
+    assert_eq!(list["items"][0]["views"], 1000, "{list}");
+    for _ in 0..3 {
+        let (status, viewed) =
+            call("GET", &url(&format!("/api/collections/posts/records/{}", created["id"].as_str().unwrap())), Some(&token), None);
+        assert_eq!((status, &viewed["views"]), (200, &json!(1000)), "{viewed}");
+    }
 }

@@ -47,7 +47,8 @@ pub fn record_type(collection: &str) -> Ident {
     };
     match singular.as_str() {
         // names the generated module uses itself
-        "Adapter" | "Hooks" | "Record" | "Value" | "Json" | "State" | "Path" | "Arc" => {
+        "Adapter" | "Hooks" | "Hook" | "HookDefaults" | "HookContext" | "Record" | "Value" | "Json" | "State"
+        | "Path" | "Arc" | "ApiError" | "ApiResult" | "AppState" | "RequestCx" => {
             format_ident!("{singular}Record")
         }
         s => format_ident!("{s}"),

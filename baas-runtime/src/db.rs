@@ -385,6 +385,25 @@ pub struct Conn<'a> {
     grouped: bool,
 }
 
+thread_local! {
+    /// The totals kept by [`Conn::count`]: `Some` on SQLite reader threads only.
+    static COUNTS: RefCell<Option<Counts>> = const { RefCell::new(None) };
+}
+
+/// Totals counted on one reader connection while the database stayed as it was.
+#[derive(Default)]
+struct Counts {
+    /// The connection's `PRAGMA data_version` when they were counted.
+    version: i64,
+    /// By SQL text and parameters.
+    totals: HashMap<String, i64>,
+}
+
+impl Counts {
+    /// Distinct totals kept at most (then they start afresh): a few hundred kilobytes.
+    const MAX: usize = 1_024;
+}
+
 /// The key of the advisory lock PostgreSQL instances take around migrations.
 const MIGRATION_LOCK: i64 = 0x0062_6161_736d_6967; // "baasmig"
 
@@ -431,6 +450,44 @@ impl<'a> Conn<'a> {
                 Ok(out)
             }
         }
+    }
+
+    /// The integer a `SELECT COUNT(*) …` returns (a list's total). On a SQLite reader thread
+    /// the answer is kept until the database changes: SQLite's `data_version` tells a
+    /// connection whether any other connection (this process's writer, or another process)
+    /// committed since, so a kept total is exact, and any commit forgets them all.
+    pub fn count(&self, sql: &str, params: &[SqlValue]) -> Result<i64, DbError> {
+        let count = |conn: &Self| -> Result<i64, DbError> {
+            let rows = conn.query(sql, params)?;
+            Ok(rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64).unwrap_or(0))
+        };
+        let ConnInner::Sqlite(conn) = &self.inner else { return count(self) };
+        if !conn.is_autocommit() || COUNTS.with_borrow(Option::is_none) {
+            return count(self);
+        }
+        let version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        let key = format!("{sql}\u{0}{params:?}");
+        let kept = COUNTS.with_borrow_mut(|counts| {
+            let counts = counts.as_mut()?;
+            if counts.version != version {
+                counts.version = version;
+                counts.totals.clear();
+            }
+            counts.totals.get(&key).copied()
+        });
+        if let Some(n) = kept {
+            return Ok(n);
+        }
+        let n = count(self)?;
+        COUNTS.with_borrow_mut(|counts| {
+            if let Some(counts) = counts.as_mut() {
+                if counts.totals.len() >= Counts::MAX {
+                    counts.totals.clear();
+                }
+                counts.totals.insert(key, n);
+            }
+        });
+        Ok(n)
     }
 
     pub fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
@@ -594,6 +651,7 @@ impl Workers {
             spawn(
                 format!("sqlite-reader-{i}"),
                 Box::new(move || {
+                    COUNTS.set(Some(Counts::default()));
                     // Connections opened before the start-up `optimize` may hold older statistics.
                     let mut seen = 0;
                     loop {
@@ -998,9 +1056,60 @@ mod tests {
 
     /// A SQLite database in a fresh folder under the system's temp dir.
     fn sqlite(name: &str) -> Db {
-        let dir = std::env::temp_dir().join(format!("baas-db-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Db::open(&dir.join("data.db").display().to_string()).expect("a SQLite database")
+        let path = sqlite_path(name);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        Db::open(&path.display().to_string()).expect("a SQLite database")
+    }
+
+    fn sqlite_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("baas-db-{name}-{}", std::process::id())).join("data.db")
+    }
+
+    /// A kept total is exact: any commit forgets it, through this database's writer or through
+    /// another connection (another process, as far as SQLite can tell).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite_kept_totals_are_forgotten_on_every_commit() {
+        let db = sqlite("counts");
+        let insert = "INSERT INTO t VALUES (1)";
+        db.write_blocking(|conn| {
+            conn.execute_batch(&format!("CREATE TABLE t (n INTEGER); {insert}; {insert}; {insert}")).map_err(|e| e.to_string())
+        })
+        .unwrap();
+        let totals = |db: &Db| {
+            let db = db.clone();
+            async move {
+                let mut seen = Vec::new();
+                // more asks than reader threads, so that every reader answers from what it kept
+                for _ in 0..8 {
+                    seen.push(
+                        db.read(|c| c.count("SELECT COUNT(*) FROM t WHERE n > ?1", &[SqlValue::Int(0)]).map_err(ApiError::internal))
+                            .await
+                            .unwrap(),
+                    );
+                }
+                seen.dedup();
+                seen
+            }
+        };
+        assert_eq!(totals(&db).await, [3]);
+        db.write(move |c| c.execute(insert, &[]).map(drop).map_err(ApiError::internal)).await.unwrap();
+        assert_eq!(totals(&db).await, [4]);
+        let other = Connection::open(sqlite_path("counts")).unwrap();
+        other.execute_batch(insert).unwrap();
+        assert_eq!(totals(&db).await, [5]);
+        // inside a transaction nothing is kept or used: the writer sees its own uncommitted rows
+        let inside = db
+            .write(move |c| {
+                c.transaction(|c| {
+                    c.execute(insert, &[])?;
+                    c.count("SELECT COUNT(*) FROM t WHERE n > ?1", &[SqlValue::Int(0)]).map_err(ApiError::internal)
+                })
+            })
+            .await;
+        assert_eq!(inside.unwrap(), 6);
+        assert_eq!(totals(&db).await, [6]);
+        drop(db);
+        let _ = std::fs::remove_dir_all(sqlite_path("counts").parent().unwrap());
     }
 
     /// The plan SQLite picks for the blog's anonymous list page, asked on a reader thread.
@@ -1093,7 +1202,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn sqlite_queued_writes_share_a_commit_and_fail_alone() {
         let db = sqlite("group");
-        db.write_blocking(|conn| conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE)").map_err(|e| e.to_string()))
+        db.write_blocking(|conn| conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (-1)").map_err(|e| e.to_string()))
             .unwrap();
         let committed = Arc::new(AtomicU64::new(0));
         // holds the writer while the others queue
@@ -1110,7 +1219,7 @@ mod tests {
                         conn.execute("INSERT INTO t VALUES (?1)", &[SqlValue::Int(n)]).map_err(ApiError::internal)?;
                         // a duplicate: this write's own transaction fails, and only its rows go
                         if n % 10 == 3 {
-                            conn.execute("INSERT INTO t VALUES (?1)", &[SqlValue::Int(n - 1)])
+                            conn.execute("INSERT INTO t VALUES (-1)", &[])
                                 .map_err(|_| ApiError::bad_request("duplicate"))?;
                         }
                         assert!(n % 10 != 7, "a job that panics");
@@ -1135,7 +1244,7 @@ mod tests {
             }
         }
         let rows = db.read(|conn| conn.query("SELECT n FROM t ORDER BY n", &[]).map_err(ApiError::internal)).await.unwrap();
-        let expected: Vec<_> = (0..40).filter(|n| n % 10 != 3 && n % 10 != 7).map(|n| vec![SqlValue::Int(n)]).collect();
+        let expected: Vec<_> = (-1..40).filter(|n| n % 10 != 3 && n % 10 != 7).map(|n| vec![SqlValue::Int(n)]).collect();
         assert_eq!(rows, expected);
         assert_eq!(committed.load(Ordering::SeqCst), 32, "one after-commit call per committed write");
     }

@@ -26,7 +26,16 @@ pub mod time;
 pub mod token;
 pub mod values;
 
-pub use app::{AppState, Backend, CollectionSpec, CompiledRule, HookContext, Migration, Record, RecordHooks, RuleSet};
+/// mimalloc serves every binary that links the runtime: rows are allocated on the SQLite
+/// threads and freed on the async workers, and glibc's allocator spent a third of a list
+/// page's CPU time on that (bench/RESULTS.md). `default-features = false` keeps the system's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+pub use app::{
+    AppState, Backend, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Migration, Record, RecordHooks, RuleSet,
+};
 pub use baas_schema as schema;
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use request::{Caller, RequestCx};

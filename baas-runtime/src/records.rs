@@ -254,8 +254,7 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
             let total = if params.skip_total {
                 -1
             } else {
-                let rows = conn.query(&format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"), &binds)?;
-                rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64).unwrap_or(0)
+                conn.count(&format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"), &binds)?
             };
             let order = order.unwrap_or_else(|| default_order(&coll2, conn.dialect()));
             let n = binds.len();

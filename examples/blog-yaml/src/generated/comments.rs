@@ -7,7 +7,8 @@ use ::baas_runtime::deps::axum::routing::get;
 use ::baas_runtime::deps::axum::{Json, Router};
 use ::baas_runtime::deps::serde_json::Value;
 use ::baas_runtime::{
-    ApiError, ApiResult, AppState, HookContext, Record, RequestCx, records,
+    ApiError, ApiResult, AppState, Hook, HookContext, HookDefaults, Record, RequestCx,
+    records,
 };
 /// The collection's name.
 pub const NAME: &str = "comments";
@@ -69,11 +70,13 @@ pub trait CommentsHooks: Send + Sync + 'static {
         cx: &HookContext<'_>,
     ) -> ApiResult<()> {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::BeforeCreate);
         Ok(())
     }
     /// After a record was inserted (still inside the transaction).
     fn after_create(&self, comment: &Comment, cx: &HookContext<'_>) {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::AfterCreate);
     }
     /// Before a record is updated; `old` is the stored state.
     fn before_update(
@@ -83,37 +86,64 @@ pub trait CommentsHooks: Send + Sync + 'static {
         cx: &HookContext<'_>,
     ) -> ApiResult<()> {
         let _ = (old, comment, cx);
+        HookDefaults::ran_default(NAME, Hook::BeforeUpdate);
         Ok(())
     }
     /// After a record was updated.
     fn after_update(&self, comment: &Comment, cx: &HookContext<'_>) {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::AfterUpdate);
     }
     /// Before a record is deleted; an error aborts the delete.
     fn before_delete(&self, comment: &Comment, cx: &HookContext<'_>) -> ApiResult<()> {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::BeforeDelete);
         Ok(())
     }
     /// After a record was deleted.
     fn after_delete(&self, comment: &Comment, cx: &HookContext<'_>) {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::AfterDelete);
     }
     /// Each record a list or view returns, before it is shaped for the client.
     fn on_read(&self, comment: &mut Comment, cx: &HookContext<'_>) {
         let _ = (comment, cx);
+        HookDefaults::ran_default(NAME, Hook::OnRead);
     }
 }
-/// Adapts the typed hooks to the runtime's record hooks.
-pub struct Adapter<H>(pub Arc<H>);
+/// Adapts the typed hooks to the runtime's record hooks. A hook left at its default is
+/// learned as such on its first call; records are not converted for it after that.
+pub struct Adapter<H> {
+    hooks: Arc<H>,
+    defaults: HookDefaults,
+}
+impl<H> Adapter<H> {
+    pub fn new(hooks: Arc<H>) -> Self {
+        Adapter {
+            hooks,
+            defaults: HookDefaults::default(),
+        }
+    }
+}
 impl<H: CommentsHooks> ::baas_runtime::RecordHooks for Adapter<H> {
     fn before_create(&self, record: &mut Record, cx: &HookContext<'_>) -> ApiResult<()> {
+        if self.defaults.skips(Hook::BeforeCreate) {
+            return Ok(());
+        }
         let mut typed = Comment::from_record(record)?;
-        self.0.before_create(&mut typed, cx)?;
-        typed.write_to(record)
+        let (result, default) = self
+            .defaults
+            .run(NAME, Hook::BeforeCreate, || self.hooks.before_create(&mut typed, cx));
+        result?;
+        if default { Ok(()) } else { typed.write_to(record) }
     }
     fn after_create(&self, record: &Record, cx: &HookContext<'_>) {
+        if self.defaults.skips(Hook::AfterCreate) {
+            return;
+        }
         if let Ok(typed) = Comment::from_record(record) {
-            self.0.after_create(&typed, cx);
+            self.defaults
+                .run(NAME, Hook::AfterCreate, || self.hooks.after_create(&typed, cx));
         }
     }
     fn before_update(
@@ -122,28 +152,59 @@ impl<H: CommentsHooks> ::baas_runtime::RecordHooks for Adapter<H> {
         record: &mut Record,
         cx: &HookContext<'_>,
     ) -> ApiResult<()> {
+        if self.defaults.skips(Hook::BeforeUpdate) {
+            return Ok(());
+        }
         let old = Comment::from_record(old)?;
         let mut typed = Comment::from_record(record)?;
-        self.0.before_update(&old, &mut typed, cx)?;
-        typed.write_to(record)
+        let (result, default) = self
+            .defaults
+            .run(
+                NAME,
+                Hook::BeforeUpdate,
+                || self.hooks.before_update(&old, &mut typed, cx),
+            );
+        result?;
+        if default { Ok(()) } else { typed.write_to(record) }
     }
     fn after_update(&self, record: &Record, cx: &HookContext<'_>) {
+        if self.defaults.skips(Hook::AfterUpdate) {
+            return;
+        }
         if let Ok(typed) = Comment::from_record(record) {
-            self.0.after_update(&typed, cx);
+            self.defaults
+                .run(NAME, Hook::AfterUpdate, || self.hooks.after_update(&typed, cx));
         }
     }
     fn before_delete(&self, record: &Record, cx: &HookContext<'_>) -> ApiResult<()> {
-        self.0.before_delete(&Comment::from_record(record)?, cx)
+        if self.defaults.skips(Hook::BeforeDelete) {
+            return Ok(());
+        }
+        let typed = Comment::from_record(record)?;
+        self.defaults
+            .run(NAME, Hook::BeforeDelete, || self.hooks.before_delete(&typed, cx))
+            .0
     }
     fn after_delete(&self, record: &Record, cx: &HookContext<'_>) {
+        if self.defaults.skips(Hook::AfterDelete) {
+            return;
+        }
         if let Ok(typed) = Comment::from_record(record) {
-            self.0.after_delete(&typed, cx);
+            self.defaults
+                .run(NAME, Hook::AfterDelete, || self.hooks.after_delete(&typed, cx));
         }
     }
     fn on_read(&self, record: &mut Record, cx: &HookContext<'_>) {
+        if self.defaults.skips(Hook::OnRead) {
+            return;
+        }
         if let Ok(mut typed) = Comment::from_record(record) {
-            self.0.on_read(&mut typed, cx);
-            let _ = typed.write_to(record);
+            let ((), default) = self
+                .defaults
+                .run(NAME, Hook::OnRead, || self.hooks.on_read(&mut typed, cx));
+            if !default {
+                let _ = typed.write_to(record);
+            }
         }
     }
 }

@@ -41,11 +41,11 @@ pub fn backend<H: Hooks>(hooks: H) -> ::baas_runtime::Backend {
         openapi_json: OPENAPI_JSON,
         collections: vec![
             ::baas_runtime::CollectionSpec { name : users::NAME, rules : users::rules(),
-            hooks : ::std::sync::Arc::new(users::Adapter(hooks.clone())), },
+            hooks : ::std::sync::Arc::new(users::Adapter::new(hooks.clone())), },
             ::baas_runtime::CollectionSpec { name : posts::NAME, rules : posts::rules(),
-            hooks : ::std::sync::Arc::new(posts::Adapter(hooks.clone())), },
+            hooks : ::std::sync::Arc::new(posts::Adapter::new(hooks.clone())), },
             ::baas_runtime::CollectionSpec { name : comments::NAME, rules :
-            comments::rules(), hooks : ::std::sync::Arc::new(comments::Adapter(hooks
+            comments::rules(), hooks : ::std::sync::Arc::new(comments::Adapter::new(hooks
             .clone())), }
         ],
         sqlite_migrations: SQLITE_MIGRATIONS,
