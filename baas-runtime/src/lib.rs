@@ -26,9 +26,10 @@ pub mod time;
 pub mod token;
 pub mod values;
 
-/// mimalloc serves every binary that links the runtime: rows are allocated on the SQLite
-/// threads and freed on the async workers, and glibc's allocator spent a third of a list
-/// page's CPU time on that (bench/RESULTS.md). `default-features = false` keeps the system's.
+/// With the `mimalloc` feature, mimalloc serves every binary that links the runtime: rows are
+/// allocated on the SQLite threads and freed on the async workers, and glibc's allocator spends
+/// a third of a list page's CPU time on that; mimalloc's per-thread segments cost memory
+/// instead (bench/RESULTS.md).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
