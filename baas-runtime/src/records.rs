@@ -355,7 +355,7 @@ fn hashes_password(coll: &Coll, req: &RequestCx) -> bool {
 }
 
 /// Runs `f` on the blocking pool when it is `slow`, here otherwise: validating a body takes
-/// microseconds, less than the hop to another thread and back (bench/RESULTS.md).
+/// microseconds, and the hop to another thread and back costs two thread wake-ups.
 async fn off_runtime_if<T: Send + 'static>(slow: bool, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     if slow { tokio::task::spawn_blocking(f).await.map_err(ApiError::internal) } else { Ok(f()) }
 }
