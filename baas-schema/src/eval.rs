@@ -17,10 +17,10 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue, Ty};
+use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
 use crate::expr::ast::{Literal, Modifier, OpKind};
 use crate::ir::FieldType;
-use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern};
+use crate::sql::{BindValue, SqlTy, bind_ty, is_column, like_pattern, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
@@ -200,35 +200,48 @@ impl Evaluator<'_> {
             return Some(pred(&lhs.values[0], &rhs.values[0]) == Some(true));
         }
         let many = c.lhs.arity == crate::check::Arity::Many || c.rhs.arity == crate::check::Arity::Many;
-        let mut any_row = false;
-        let mut all = true;
-        let mut some = false;
-        for l in &lhs.values {
-            for r in &rhs.values {
-                any_row = true;
-                let p = pred(l, r) == Some(true);
-                all &= p;
-                some |= p;
-            }
+        // As the compiler's LEFT JOIN reads them, an empty list is one missing value.
+        let padded = |s: &Side| if s.rows && s.values.is_empty() { vec![V::Null] } else { s.values.clone() };
+        let (lp, rp) = (padded(&lhs), padded(&rhs));
+        let some = lp.iter().any(|l| rp.iter().any(|r| pred(l, r) == Some(true)));
+        if !many || c.op.any {
+            return Some(some);
         }
-        Some(if many && !c.op.any { any_row && all } else { some })
+        // a plain operator: besides, no actual value fails
+        let all = lhs.values.iter().all(|l| rhs.values.iter().all(|r| pred(l, r) == Some(true)));
+        Some(some && all)
     }
 
     /// The SQL predicate on two values: `None` is SQL's unknown.
     fn predicate(&self, l: &V, la: Affinity, c: &TCompare, r: &V, ra: Affinity) -> Option<bool> {
-        let null_side = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
-        if null_side(&c.rhs) || null_side(&c.lhs) {
-            let (value, ty) = if null_side(&c.rhs) { (l, c.lhs.ty) } else { (r, c.rhs.ty) };
-            let zero = match ty {
-                Ty::Number | Ty::Bool => V::Num(0.0),
-                _ => V::Text(String::new()),
-            };
-            let value = if *value == V::Null { &zero } else { value };
-            let equal = cmp(value, &zero)? == Ordering::Equal;
-            return Some(match c.op.kind {
-                OpKind::Eq | OpKind::Like | OpKind::Gte | OpKind::Lte => equal,
-                _ => !equal,
-            });
+        // `null` and `""` against a missing value, as `predicate` in `sql.rs` compiles them
+        let null = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
+        let equal = match c.op.kind {
+            OpKind::Eq => Some(true),
+            OpKind::Neq => Some(false),
+            _ => None,
+        };
+        let empty = |v: &V, o: &TOperand| *v == V::Null || (textual(o) && matches!(v, V::Text(s) if s.is_empty()));
+        if null(&c.lhs) || null(&c.rhs) {
+            let equal = equal?;
+            if null(&c.lhs) && null(&c.rhs) {
+                return Some(equal);
+            }
+            let (value, o) = if null(&c.rhs) { (l, &c.lhs) } else { (r, &c.rhs) };
+            return Some(empty(value, o) == equal);
+        }
+        if let Some(equal) = equal {
+            let empty_literal = |o: &TOperand| matches!(&o.value, TValue::Literal(Literal::String(s)) if s.is_empty());
+            for (value, o, other) in [(l, &c.lhs, &c.rhs), (r, &c.rhs, &c.lhs)] {
+                if empty_literal(other) && textual(o) {
+                    return Some(empty(value, o) == equal);
+                }
+            }
+            if is_column(&c.lhs) && is_column(&c.rhs) && textual(&c.lhs) && textual(&c.rhs) {
+                let blank = |v: &V| if *v == V::Null { V::Text(String::new()) } else { v.clone() };
+                let same = cmp(&blank(l), &blank(r))? == Ordering::Equal;
+                return Some(same == equal);
+            }
         }
         if c.op.kind.is_like() {
             return Some(like(&text(l)?, &text(r)?) == (c.op.kind == OpKind::Like));

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use crate::check::{Arity, ColumnRef, Step, TCompare, TExpr, TOperand, TValue, Ty};
 use crate::expr::ast::{Literal, Macro, Modifier, OpKind};
-use crate::ir::FieldType;
+use crate::ir::{FieldType, system};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -97,17 +97,45 @@ pub enum Related<'r> {
     Filter(&'r TExpr),
 }
 
-/// Compiles a client filter: every collection the filter reaches through a relation path is
-/// joined through that collection's list rule, as `related` gives it. (Rules themselves join
-/// without the related collection's rules; filters do, so a filter cannot probe rows its
-/// caller may not list.)
-pub fn compile_filter<'r>(expr: &TExpr, target: Target<'_>, related: &dyn Fn(&str) -> Related<'r>) -> Fragment {
-    compile_with(expr, target, Some(related))
+/// What a client filter may see of the collections it reaches, for callers other than
+/// superusers (whose filters see everything).
+pub trait Access {
+    /// The rows of `collection` the caller may list.
+    fn related(&self, collection: &str) -> Related<'_>;
+    /// Whether `collection` is an auth collection: its `email` is readable only on records
+    /// whose `emailVisibility` is set.
+    fn is_auth(&self, collection: &str) -> bool;
 }
 
-fn compile_with<'r>(expr: &TExpr, target: Target<'_>, related: Option<&dyn Fn(&str) -> Related<'r>>) -> Fragment {
-    let mut c = Compiler { record: target.record.to_owned(), target, out: Fragment::default(), aliases: 0, related };
-    let sql = c.expr(expr, false);
+/// Compiles a client filter: every collection the filter reaches through a relation path is
+/// joined through that collection's list rule, as `access` gives it, and e-mails of auth
+/// records read as empty unless the record makes them visible. (Rules themselves join without
+/// the related collection's rules and read every field; filters do not, so a filter cannot
+/// probe rows or values its caller may not see.)
+pub fn compile_filter(expr: &TExpr, target: Target<'_>, access: &dyn Access) -> Fragment {
+    compile_with(expr, target, Some(access))
+}
+
+/// Compiles the value a list is sorted by: `col` (reached through single relations only),
+/// as a scalar subquery when it lives in another record. With `access`, the related records
+/// are joined through their list rules (a record the caller may not list sorts as empty) and
+/// hidden e-mails read as empty, so no order depends on a value the caller cannot read.
+pub fn compile_sort(col: &ColumnRef, target: Target<'_>, access: Option<&dyn Access>) -> Fragment {
+    let mut c = Compiler::new(target, access);
+    let value = c.column(col, &mut None, SqlTy::Text);
+    let joins = std::mem::take(&mut c.joins);
+    c.out.sql = if joins.is_empty() {
+        value
+    } else {
+        let joins: Vec<String> = joins.into_iter().map(|j| j.sql).collect();
+        format!("(SELECT {value} FROM (SELECT 1) AS _o {} LIMIT 1)", joins.join(" "))
+    };
+    c.out
+}
+
+fn compile_with(expr: &TExpr, target: Target<'_>, access: Option<&dyn Access>) -> Fragment {
+    let mut c = Compiler::new(target, access);
+    let sql = c.unit(expr);
     c.out.sql = sql;
     c.out
 }
@@ -145,23 +173,80 @@ pub fn column_type(ty: &FieldType, dialect: Dialect) -> &'static str {
     }
 }
 
-struct Compiler<'a, 'f, 'r> {
+struct Compiler<'a, 'f> {
     target: Target<'a>,
     /// How the current record is named (the target's, or a join alias inside a related rule).
     record: String,
     out: Fragment,
     aliases: usize,
-    related: Option<&'f dyn Fn(&str) -> Related<'r>>,
+    access: Option<&'f dyn Access>,
+    /// The LEFT JOINs of the expression being compiled. Every reference to the same relation
+    /// path, back-relation or `@collection` (with its alias) reads the same joined row, as in
+    /// PocketBase: `@collection.members.room ?= room && @collection.members.user ?= X` asks
+    /// for one membership that satisfies both.
+    joins: Vec<Join>,
+    /// How many times a column read a joined row (to tell which conjuncts need the joins).
+    join_uses: usize,
 }
 
-/// The FROM items and link conditions needed to reach an operand's values.
+/// One LEFT JOIN of an expression.
+struct Join {
+    /// The path it stands for; `None` for a join that one comparison uses alone (the items of
+    /// the record's own multi-valued field, or of a request value).
+    key: Option<String>,
+    alias: String,
+    sql: String,
+}
+
+/// The FROM items and link conditions of a comparison's private (inner) joins: the every-item
+/// check of a plain operator over several values reads them independently of the shared row.
 #[derive(Default)]
 struct Scope {
     from: Vec<String>,
     links: Vec<String>,
 }
 
-impl Compiler<'_, '_, '_> {
+/// What a FROM item is joined on.
+type Reached = (String, Vec<String>);
+
+impl<'a, 'f> Compiler<'a, 'f> {
+    fn new(target: Target<'a>, access: Option<&'f dyn Access>) -> Self {
+        Compiler {
+            record: target.record.to_owned(),
+            target,
+            out: Fragment::default(),
+            aliases: 0,
+            access,
+            joins: Vec::new(),
+            join_uses: 0,
+        }
+    }
+
+    /// Compiles `expr` as one self-contained predicate: when it reads other rows, it holds if
+    /// some combination of the joined rows (a missing row reads as NULL) satisfies it.
+    ///
+    /// Top-level conjuncts that read no joined row stay outside the joins, where the planner
+    /// can use the record's indexes for them (`author = @request.auth.id && room.… ?= …`).
+    fn unit(&mut self, expr: &TExpr) -> String {
+        let outer = std::mem::take(&mut self.joins);
+        let (mut plain, mut joined) = (Vec::new(), Vec::new());
+        let parts = conjuncts(expr);
+        let several = parts.len() > 1;
+        for conjunct in parts {
+            let uses = self.join_uses;
+            let sql = self.expr(conjunct, several);
+            if self.join_uses == uses { plain.push(sql) } else { joined.push(sql) }
+        }
+        let joins = std::mem::replace(&mut self.joins, outer);
+        if !joined.is_empty() {
+            let joins: Vec<String> = joins.into_iter().map(|j| j.sql).collect();
+            let exists =
+                format!("EXISTS (SELECT 1 FROM (SELECT 1) AS _o {} WHERE {})", joins.join(" "), joined.join(" AND "));
+            plain.push(exists);
+        }
+        plain.join(" AND ")
+    }
+
     fn expr(&mut self, expr: &TExpr, nested_in_and: bool) -> String {
         match expr {
             TExpr::True => self.truth(true),
@@ -208,53 +293,77 @@ impl Compiler<'_, '_, '_> {
     }
 
     fn compare(&mut self, c: &TCompare) -> String {
-        let mut scope = Scope::default();
         // The type both sides are bound as: a typed side decides for an untyped one.
         let shared = bind_ty(c.lhs.ty).or(bind_ty(c.rhs.ty)).unwrap_or(SqlTy::Text);
         let like = c.op.kind.is_like();
-        let lhs = self.operand(&c.lhs, &mut scope, shared, false);
-        let rhs = self.operand(&c.rhs, &mut scope, shared, like);
+        let lhs = self.operand(&c.lhs, &mut None, shared, false);
+        let rhs = self.operand(&c.rhs, &mut None, shared, like);
         let pred = self.predicate(&lhs, c, &rhs);
-        if scope.from.is_empty() {
+        let many = c.lhs.arity == Arity::Many || c.rhs.arity == Arity::Many;
+        if !many || c.op.any {
             return pred;
         }
+        // A plain operator over several values: the joined row matches, and no value fails
+        // (each read through joins of the check's own).
+        let mut scope = Scope::default();
+        let lhs = self.operand(&c.lhs, &mut Some(&mut scope), shared, false);
+        let rhs = self.operand(&c.rhs, &mut Some(&mut scope), shared, like);
+        let fail = self.predicate(&lhs, c, &rhs);
+        let fail = match self.target.dialect {
+            Dialect::Sqlite => format!("NOT COALESCE({fail}, 0)"),
+            Dialect::Postgres => format!("NOT COALESCE({fail}, FALSE)"),
+        };
         let from = scope.from.join(", ");
-        let links = scope.links.join(" AND ");
-        let many = c.lhs.arity == Arity::Many || c.rhs.arity == Arity::Many;
-        let where_links = if links.is_empty() { String::new() } else { format!("{links} AND ") };
-        if many && !c.op.any {
-            // every value must match, and there must be at least one
-            let fail = match self.target.dialect {
-                Dialect::Sqlite => format!("NOT COALESCE({pred}, 0)"),
-                Dialect::Postgres => format!("NOT COALESCE({pred}, FALSE)"),
-            };
-            let exists_any = if links.is_empty() {
-                format!("EXISTS (SELECT 1 FROM {from})")
-            } else {
-                format!("EXISTS (SELECT 1 FROM {from} WHERE {links})")
-            };
-            format!("({exists_any} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {where_links}{fail}))")
-        } else {
-            format!("EXISTS (SELECT 1 FROM {from} WHERE {where_links}{pred})")
-        }
+        let links: String = scope.links.iter().map(|l| format!("{l} AND ")).collect();
+        format!("({pred} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {links}{fail}))")
     }
 
+    /// The comparison of two compiled operands, with PocketBase's treatment of missing values:
+    /// `null` and `""` are the empty value (a missing related row is empty too), a number or
+    /// bool is never empty, `!=` holds between a value and a missing one, and ordered or `~`
+    /// comparisons with `null` hold for nothing.
     fn predicate(&mut self, lhs: &str, c: &TCompare, rhs: &str) -> String {
-        let null_side = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
-        if null_side(&c.rhs) || null_side(&c.lhs) {
-            // null equals the empty value of the other side's type, as in PocketBase
-            let (value, ty) = if null_side(&c.rhs) { (lhs, c.lhs.ty) } else { (rhs, c.rhs.ty) };
-            let zero = self.zero(ty);
-            let op = match c.op.kind {
-                OpKind::Eq | OpKind::Like | OpKind::Gte | OpKind::Lte => "=",
-                _ => "<>",
+        let null = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
+        let equal = match c.op.kind {
+            OpKind::Eq => Some(true),
+            OpKind::Neq => Some(false),
+            _ => None,
+        };
+        if let (true, Some(equal)) = (null(&c.lhs) || null(&c.rhs), equal) {
+            // (an ordered or `~` comparison with NULL is unknown: no row matches)
+            if null(&c.lhs) && null(&c.rhs) {
+                return self.truth(equal);
+            }
+            let (value, o) = if null(&c.rhs) { (lhs, &c.lhs) } else { (rhs, &c.rhs) };
+            return match (textual(o), equal) {
+                (false, true) => format!("{value} IS NULL"),
+                (false, false) => format!("{value} IS NOT NULL"),
+                (true, true) => format!("({value} = '' OR {value} IS NULL)"),
+                (true, false) => format!("({value} <> '' AND {value} IS NOT NULL)"),
             };
-            return format!("COALESCE({value}, {zero}) {op} {zero}");
+        }
+        if let Some(equal) = equal {
+            let empty = |o: &TOperand| matches!(&o.value, TValue::Literal(Literal::String(s)) if s.is_empty());
+            for (value, o, empty_sql, other) in [(lhs, &c.lhs, rhs, &c.rhs), (rhs, &c.rhs, lhs, &c.lhs)] {
+                if empty(other) && textual(o) {
+                    return if equal {
+                        format!("({value} = {empty_sql} OR {value} IS NULL)")
+                    } else {
+                        format!("({value} <> {empty_sql} AND {value} IS NOT NULL)")
+                    };
+                }
+            }
+            if is_column(&c.lhs) && is_column(&c.rhs) && textual(&c.lhs) && textual(&c.rhs) {
+                // two columns that may be missing: missing is empty on both sides
+                let (l, r) = (format!("COALESCE({lhs}, '')"), format!("COALESCE({rhs}, '')"));
+                return if equal { format!("{l} = {r}") } else { format!("{l} <> {r}") };
+            }
         }
         let pg = self.target.dialect == Dialect::Postgres;
         let op = match c.op.kind {
             OpKind::Eq => "=",
-            OpKind::Neq => "<>",
+            // `!=` treats a missing value as different, not unknown
+            OpKind::Neq => "IS DISTINCT FROM",
             OpKind::Gt => ">",
             OpKind::Gte => ">=",
             OpKind::Lt => "<",
@@ -264,10 +373,6 @@ impl Compiler<'_, '_, '_> {
             OpKind::NotLike if pg => "NOT ILIKE",
             OpKind::NotLike => "NOT LIKE",
         };
-        if c.op.kind == OpKind::Neq {
-            // `!=` treats a missing value as different, not unknown
-            return format!("{lhs} IS DISTINCT FROM {rhs}");
-        }
         if c.op.kind.is_like() {
             // the same escape character on both engines (PostgreSQL's default, SQLite has none)
             return format!("{lhs} {op} {rhs} ESCAPE '\\'");
@@ -275,17 +380,9 @@ impl Compiler<'_, '_, '_> {
         format!("{lhs} {op} {rhs}")
     }
 
-    fn zero(&self, ty: Ty) -> &'static str {
-        match (ty, self.target.dialect) {
-            (Ty::Number, _) => "0",
-            (Ty::Bool, Dialect::Sqlite) => "0",
-            (Ty::Bool, Dialect::Postgres) => "FALSE",
-            _ => "''",
-        }
-    }
-
-    /// SQL for one side of a comparison; joins it needs are added to `scope`.
-    fn operand(&mut self, o: &TOperand, scope: &mut Scope, shared: SqlTy, pattern: bool) -> String {
+    /// SQL for one side of a comparison. Joins it needs go to `scope` when there is one (inner
+    /// joins private to an every-item check), else to the expression's shared LEFT JOINs.
+    fn operand(&mut self, o: &TOperand, scope: &mut Option<&mut Scope>, shared: SqlTy, pattern: bool) -> String {
         let ty = bind_ty(o.ty).unwrap_or(shared);
         let bind = |c: &mut Self, value: BindValue| {
             let value = if pattern { BindValue::LikePattern(Box::new(value)) } else { value };
@@ -308,13 +405,8 @@ impl Compiler<'_, '_, '_> {
                 let ty = match lit {
                     Literal::Number(_) if !pattern => SqlTy::Number,
                     Literal::Bool(_) => SqlTy::Bool,
-                    _ => {
-                        if pattern {
-                            SqlTy::Text
-                        } else {
-                            ty
-                        }
-                    }
+                    _ if pattern => SqlTy::Text,
+                    _ => ty,
                 };
                 self.param(value, ty)
             }
@@ -347,9 +439,7 @@ impl Compiler<'_, '_, '_> {
                 }
                 Some(Modifier::Each) => {
                     let items = self.param(BindValue::Body(field.clone()), SqlTy::JsonArray);
-                    let e = self.alias("b");
-                    scope.from.push(self.json_items(&items, &e));
-                    format!("{e}.value")
+                    self.items(&items, scope, None)
                 }
             },
             TValue::Call { name, args } => match self.target.dialect {
@@ -392,55 +482,51 @@ impl Compiler<'_, '_, '_> {
 
     /// SQL for a column; `want` is the type it is compared as (it decides how a JSON value is
     /// read).
-    fn column(&mut self, col: &ColumnRef, scope: &mut Scope, want: SqlTy) -> String {
+    fn column(&mut self, col: &ColumnRef, scope: &mut Option<&mut Scope>, want: SqlTy) -> String {
+        // the path so far, naming the shared joins: `@collection.users:u.posts_via_author.tags`
+        let mut key = String::new();
         let mut at = match &col.root {
-            None => self.record.to_owned(),
+            None => self.record.clone(),
             Some(root) => {
-                let a = self.alias("c");
-                scope.from.push(format!("{} AS {a}", quote(&root.collection)));
-                a
+                key = format!("@collection.{}:{}", root.collection, root.alias);
+                let table = quote(&root.collection);
+                self.reach(scope, &key, "c", |_, c| (format!("{table} AS {c}"), Vec::new()))
             }
         };
         for step in &col.steps {
-            let j = self.alias("j");
-            match step {
-                Step::Forward { field, to, multiple: false, .. } => {
-                    scope.from.push(format!("{} AS {j}", quote(to)));
-                    scope.links.push(format!("{j}.\"id\" = {at}.{}", quote(field)));
-                }
-                Step::Forward { field, to, multiple: true, .. } => {
-                    let e = self.alias("e");
-                    let items = format!("{at}.{}", quote(field));
-                    scope.from.push(self.json_items(&items, &e));
-                    scope.from.push(format!("{} AS {j}", quote(to)));
-                    scope.links.push(format!("{j}.\"id\" = {e}.value"));
-                }
-                Step::Back { to, field, multiple: false, .. } => {
-                    scope.from.push(format!("{} AS {j}", quote(to)));
-                    scope.links.push(format!("{j}.{} = {at}.\"id\"", quote(field)));
-                }
-                Step::Back { to, field, multiple: true, .. } => {
-                    scope.from.push(format!("{} AS {j}", quote(to)));
-                    let link = match self.target.dialect {
-                        Dialect::Sqlite => {
-                            let e = self.alias("e");
-                            format!(
-                                "EXISTS (SELECT 1 FROM json_each({j}.{}) AS {e} WHERE {e}.value = {at}.\"id\")",
-                                quote(field)
-                            )
-                        }
-                        Dialect::Postgres => format!("{j}.{} @> jsonb_build_array({at}.\"id\")", quote(field)),
-                    };
-                    scope.links.push(link);
-                }
-            }
-            let to = match step {
+            let table = quote(match step {
                 Step::Forward { to, .. } | Step::Back { to, .. } => to,
+            });
+            let from = at.clone();
+            at = match step {
+                Step::Forward { field, to, multiple, .. } => {
+                    key = format!("{key}.{field}");
+                    let mut source = format!("{from}.{}", quote(field));
+                    if *multiple {
+                        source = self.items(&source, scope, Some(format!("{key}[]")));
+                    }
+                    self.reach(scope, &key, "j", |c, j| {
+                        (format!("{table} AS {j}"), c.linked(to, j, format!("{j}.\"id\" = {source}")))
+                    })
+                }
+                Step::Back { to, field, multiple, .. } => {
+                    key = format!("{key}.{to}_via_{field}");
+                    self.reach(scope, &key, "j", |c, j| {
+                        let link = if *multiple {
+                            c.contains(&format!("{j}.{}", quote(field)), &format!("{from}.\"id\""))
+                        } else {
+                            format!("{j}.{} = {from}.\"id\"", quote(field))
+                        };
+                        (format!("{table} AS {j}"), c.linked(to, j, link))
+                    })
+                }
             };
-            self.restrict(to, &j, scope);
-            at = j;
         }
-        let column = format!("{at}.{}", quote(&col.field));
+        let mut column = format!("{at}.{}", quote(&col.field));
+        if col.field == system::EMAIL && self.access.is_some_and(|a| a.is_auth(&col.collection)) {
+            // a client reads only the e-mails their owners made visible
+            column = format!("(CASE WHEN {at}.{} THEN {column} END)", quote(system::EMAIL_VISIBILITY));
+        }
         match col.modifier {
             Some(Modifier::Length) => match self.target.dialect {
                 Dialect::Sqlite => format!("json_array_length({column})"),
@@ -451,15 +537,83 @@ impl Compiler<'_, '_, '_> {
             }
             Some(Modifier::Lower) => format!("LOWER({column})"),
             _ if col.each => {
-                let e = self.alias("e");
-                scope.from.push(self.json_items(&column, &e));
-                format!("{e}.value")
+                // the items of the record's own field are its comparison's alone; those of a
+                // related record are shared like the record
+                let shared = (!key.is_empty()).then(|| format!("{key}.{}:each", col.field));
+                self.items(&column, scope, shared)
             }
             _ if col.field_ty == FieldType::Json => self.json_value(&column, want),
             // a multi-valued field without `:each` is its JSON text (`tags ~ "tech"`), written
             // compactly as SQLite stores it (`jsonb::text` would put a space after each comma)
             _ if col.field_ty.is_multiple() => array_text(&column, self.target.dialect),
             _ => column,
+        }
+    }
+
+    /// Joins a table for a column path: into the comparison's private scope when there is
+    /// one, else as the expression's LEFT JOIN for `key` (made once, then shared). `make`
+    /// gives the FROM item and its link conditions for an alias.
+    fn reach(
+        &mut self,
+        scope: &mut Option<&mut Scope>,
+        key: &str,
+        prefix: &str,
+        make: impl FnOnce(&mut Self, &str) -> Reached,
+    ) -> String {
+        match scope {
+            Some(scope) => {
+                let alias = self.alias(prefix);
+                let (item, links) = make(self, &alias);
+                scope.from.push(item);
+                scope.links.extend(links);
+                alias
+            }
+            None => self.join(Some(key.to_owned()), prefix, make),
+        }
+    }
+
+    /// The expression's LEFT JOIN for `key`, made with `make` unless it exists.
+    fn join(&mut self, key: Option<String>, prefix: &str, make: impl FnOnce(&mut Self, &str) -> Reached) -> String {
+        self.join_uses += 1;
+        if let Some(found) = key.as_ref().and_then(|k| self.joins.iter().find(|j| j.key.as_ref() == Some(k))) {
+            return found.alias.clone();
+        }
+        let alias = self.alias(prefix);
+        let (item, on) = make(self, &alias);
+        let on = if on.is_empty() { self.truth(true) } else { on.join(" AND ") };
+        self.joins.push(Join { key, alias: alias.clone(), sql: format!("LEFT JOIN {item} ON {on}") });
+        alias
+    }
+
+    /// The items of a JSON array as rows; returns the SQL of an item. Outside a private scope
+    /// the join is a LEFT one, so an empty array reads as one missing value, as in PocketBase.
+    fn items(&mut self, array: &str, scope: &mut Option<&mut Scope>, key: Option<String>) -> String {
+        let e = match scope {
+            Some(scope) => {
+                let e = self.alias("e");
+                scope.from.push(self.json_items(array, &e));
+                e
+            }
+            None => self.join(key, "e", |c, e| (c.json_items(array, e), Vec::new())),
+        };
+        format!("{e}.value")
+    }
+
+    /// `link`, and for client filters the list rule of `collection` on the joined row.
+    fn linked(&mut self, collection: &str, alias: &str, link: String) -> Vec<String> {
+        let mut on = vec![link];
+        on.extend(self.restrict(collection, alias));
+        on
+    }
+
+    /// Whether the JSON array `array` holds `value`.
+    fn contains(&mut self, array: &str, value: &str) -> String {
+        match self.target.dialect {
+            Dialect::Sqlite => {
+                let e = self.alias("e");
+                format!("EXISTS (SELECT 1 FROM json_each({array}) AS {e} WHERE {e}.value = {value})")
+            }
+            Dialect::Postgres => format!("{array} @> jsonb_build_array({value})"),
         }
     }
 
@@ -490,20 +644,21 @@ impl Compiler<'_, '_, '_> {
         }
     }
 
-    /// Joins `collection` (aliased `alias`) through its list rule, for client filters.
-    fn restrict(&mut self, collection: &str, alias: &str, scope: &mut Scope) {
-        let Some(related) = self.related else { return };
-        match related(collection) {
-            Related::Open => {}
-            Related::Closed => scope.links.push(self.truth(false)),
+    /// The list rule of `collection` on the row joined as `alias`, for client filters: `None`
+    /// when every row may be seen.
+    fn restrict(&mut self, collection: &str, alias: &str) -> Option<String> {
+        let access = self.access?;
+        match access.related(collection) {
+            Related::Open => None,
+            Related::Closed => Some(self.truth(false)),
             Related::Filter(rule) => {
                 // The related rule is compiled for the joined row, without further restriction.
                 let record = std::mem::replace(&mut self.record, alias.to_owned());
-                self.related = None;
-                let sql = self.expr(rule, false);
-                self.related = Some(related);
+                self.access = None;
+                let sql = self.unit(rule);
+                self.access = Some(access);
                 self.record = record;
-                scope.links.push(format!("({sql})"));
+                Some(format!("({sql})"))
             }
         }
     }
@@ -515,6 +670,29 @@ impl Compiler<'_, '_, '_> {
             Dialect::Postgres => format!("jsonb_array_elements_text({array}) AS {alias}(value)"),
         }
     }
+}
+
+/// The operands of a chain of `&&`, in order.
+fn conjuncts(expr: &TExpr) -> Vec<&TExpr> {
+    match expr {
+        TExpr::And(a, b) => {
+            let mut out = conjuncts(a);
+            out.extend(conjuncts(b));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+/// Whether an operand is empty when it is `''` (text, datetimes, request values) rather than
+/// only when it is missing (numbers, booleans, JSON values).
+pub(crate) fn textual(o: &TOperand) -> bool {
+    let json = matches!(&o.value, TValue::Column(c) if c.field_ty == FieldType::Json && c.modifier.is_none());
+    matches!(o.ty, Ty::Text | Ty::Date | Ty::Any) && !json
+}
+
+pub(crate) fn is_column(o: &TOperand) -> bool {
+    matches!(o.value, TValue::Column(_))
 }
 
 /// PocketBase's `~`: the operand is wrapped in `%…%` unless it already holds a `%` of its own
