@@ -2,10 +2,8 @@
 
 use std::collections::HashMap;
 
-use baas_schema::check::TExpr;
-use baas_schema::check::{Context, check_expr};
+use baas_schema::check::{self, Context, TExpr, check_expr, reads_hidden};
 use baas_schema::expr::ast::Root;
-use baas_schema::ir::{FieldType, Schema};
 use baas_schema::sql::{self, Dialect, Fragment, Related, Target, quote};
 use baas_schema::{Diagnostics, expr};
 use serde_json::{Map, Value};
@@ -82,30 +80,52 @@ pub fn compile_filter(
     if superuser {
         return Ok(sql::compile(&checked, target));
     }
-    // A filter reaches related collections only through what their list rules admit.
-    let related = |name: &str| match app.collection_ref(name).and_then(|c| c.list_rule.as_ref()) {
-        None => Related::Closed,
-        Some(TExpr::True) => Related::Open,
-        Some(rule) => Related::Filter(rule),
-    };
-    Ok(sql::compile_filter(&checked, target, &related))
+    if reads_hidden(app.schema(), &checked) {
+        return Err(ApiError::invalid_request());
+    }
+    Ok(sql::compile_filter(&checked, target, &ClientAccess(app)))
+}
+
+/// What a caller other than a superuser may see of the collections its filter or sort
+/// reaches: the rows their list rules admit, and the e-mails their owners made visible.
+struct ClientAccess<'a>(&'a AppState);
+
+impl sql::Access for ClientAccess<'_> {
+    fn related(&self, collection: &str) -> Related<'_> {
+        match self.0.collection_ref(collection).and_then(|c| c.list_rule.as_ref()) {
+            None => Related::Closed,
+            Some(TExpr::True) => Related::Open,
+            Some(rule) => Related::Filter(rule),
+        }
+    }
+
+    fn is_auth(&self, collection: &str) -> bool {
+        self.0.schema().collection(collection).is_some_and(|c| c.is_auth())
+    }
 }
 
 /// Turns `sort=-created,title` into an `ORDER BY` list. Fields may be relation paths
-/// (`author.name`), sorted through a subquery; `@random` and `@rowid` are accepted.
-pub fn order_by(schema: &Schema, coll: &Coll, sort: &str, dialect: Dialect) -> Result<String, ApiError> {
+/// (`author.name`), sorted through a subquery that sees only what the caller may list, and
+/// take `:lower`; `@random` and `@rowid` are accepted. The fragment's parameters (the related
+/// collections' list rules) are numbered from `first_param`.
+pub fn order_by(
+    app: &AppState,
+    coll: &Coll,
+    sort: &str,
+    superuser: bool,
+    dialect: Dialect,
+    first_param: usize,
+) -> Result<Fragment, ApiError> {
     let table = quote(&coll.ir.name);
     let mut parts = Vec::new();
+    let mut binds = Vec::new();
     for item in sort.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (desc, name) = match item.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, item.strip_prefix('+').unwrap_or(item)),
         };
         let expr = match name {
-            "@random" => match dialect {
-                Dialect::Sqlite => "RANDOM()".to_owned(),
-                Dialect::Postgres => "RANDOM()".to_owned(),
-            },
+            "@random" => "RANDOM()".to_owned(),
             "@rowid" => match dialect {
                 _ if coll.ir.is_view() => format!("{table}.{}", quote("id")),
                 Dialect::Sqlite => format!("{table}.rowid"),
@@ -114,55 +134,18 @@ pub fn order_by(schema: &Schema, coll: &Coll, sort: &str, dialect: Dialect) -> R
             n if n.starts_with("@request.") || n.starts_with("@collection.") => {
                 return Err(ApiError::forbidden(msg::FILTER_REQUEST));
             }
-            path => sort_path(schema, coll, path, dialect)?,
+            key => {
+                let column = check::sort_column(app.schema(), &coll.ir, key).ok_or_else(ApiError::invalid_request)?;
+                let target = Target { dialect, record: &table, first_param: first_param + binds.len() };
+                let access = ClientAccess(app);
+                let value = sql::compile_sort(&column, target, (!superuser).then_some(&access as &dyn sql::Access));
+                binds.extend(value.binds);
+                value.sql
+            }
         };
         parts.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }));
     }
-    Ok(parts.join(", "))
-}
-
-fn sort_path(schema: &Schema, coll: &Coll, path: &str, dialect: Dialect) -> Result<String, ApiError> {
-    let segments: Vec<&str> = path.split('.').collect();
-    let mut current = &coll.ir;
-    let mut from = quote(&coll.ir.name);
-    let mut joins: Vec<String> = Vec::new();
-    for (i, seg) in segments.iter().enumerate() {
-        let field = current.field(seg).filter(|f| !f.hidden).ok_or_else(ApiError::invalid_request)?;
-        if i + 1 == segments.len() {
-            let column = format!("{from}.{}", quote(&field.name));
-            // Multi-valued fields sort by their JSON text on both engines (jsonb's own order
-            // compares array lengths first).
-            let column = match &field.ty {
-                t if t.is_multiple() => baas_schema::sql::array_text(&column, dialect),
-                // JSON fields too (PostgreSQL writes spaces in objects: close, not identical)
-                FieldType::Json if dialect == Dialect::Postgres => format!("{column}::text"),
-                _ => column,
-            };
-            if joins.is_empty() {
-                return Ok(column);
-            }
-            // (SELECT j2.name FROM users j1 … WHERE j1.id = posts.author …)
-            let (first, rest) = joins.split_first().expect("joins is not empty");
-            return Ok(format!("(SELECT {column} FROM {first}{} LIMIT 1)", rest.join("")));
-        }
-        let FieldType::Relation { collection: target, multiple: false, .. } = &field.ty else {
-            return Err(ApiError::invalid_request());
-        };
-        let next = schema.collection(target).ok_or_else(ApiError::invalid_request)?;
-        let alias = format!("s{i}");
-        let link = format!("{alias}.\"id\" = {from}.{}", quote(&field.name));
-        if joins.is_empty() {
-            joins.push(format!("{} AS {alias} WHERE {link}", quote(&next.name)));
-        } else {
-            // later hops join inside the same subquery
-            let prev = joins.pop().expect("joins is not empty");
-            let (head, cond) = prev.split_once(" WHERE ").expect("built with WHERE");
-            joins.push(format!("{head} JOIN {} AS {alias} ON {link} WHERE {cond}", quote(&next.name)));
-        }
-        from = alias;
-        current = next;
-    }
-    Err(ApiError::invalid_request())
+    Ok(Fragment { sql: parts.join(", "), binds })
 }
 
 /// One entry of `fields=`: a dotted path, maybe with `:excerpt(max, ellipsis)`.

@@ -234,8 +234,10 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
         Some(f) => Some(query::compile_filter(app, &coll, f, req.is_superuser(), dialect, rule_binds + 1)?),
         None => None,
     };
+    // The sort's parameters come after the filter's.
+    let before_sort = rule_binds + filter.as_ref().map_or(0, |f| f.binds.len());
     let order = match &params.sort {
-        Some(s) => Some(query::order_by(app.schema(), &coll, s, dialect)?),
+        Some(s) => Some(query::order_by(app, &coll, s, req.is_superuser(), dialect, before_sort + 1)?),
         None => None,
     };
     let app2 = app.clone();
@@ -256,7 +258,13 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
             } else {
                 conn.count(&format!("SELECT COUNT(*) FROM {table} WHERE {where_sql}"), &binds)?
             };
-            let order = order.unwrap_or_else(|| default_order(&coll2, conn.dialect()));
+            let order = match &order {
+                Some(o) => {
+                    binds.extend(resolve_binds(&o.binds, &req2));
+                    o.sql.clone()
+                }
+                None => default_order(&coll2, conn.dialect()),
+            };
             let n = binds.len();
             binds.push(SqlValue::Int(params.per_page as i64));
             binds.push(SqlValue::Int(((params.page - 1) * params.per_page) as i64));

@@ -894,6 +894,60 @@ fn is_explicit_each(operand: &TOperand) -> bool {
 }
 
 /// The type a field's value compares as.
+/// Resolves a sort key of `collection` (`title`, `author.name`, `title:lower`): a path
+/// through single relations to a field that is neither hidden nor secret. `None` when the
+/// key names nothing a list can be sorted by.
+pub fn sort_column(schema: &Schema, collection: &Collection, key: &str) -> Option<ColumnRef> {
+    let (path, modifier) = match key.split_once(':') {
+        Some((path, "lower")) => (path, Some(Modifier::Lower)),
+        Some(_) => return None,
+        None => (key, None),
+    };
+    let segments: Vec<Segment> =
+        path.split('.').map(|name| Segment { name: name.to_owned(), span: Span::new(0, path.len()) }).collect();
+    if segments.iter().any(|s| s.name.is_empty()) {
+        return None;
+    }
+    let cx = Context::filter(schema, collection);
+    let mut diags = Diagnostics::new();
+    let mut column = Typer { cx: &cx, text: path, diags: &mut diags }.resolve(collection, None, &segments)?;
+    if column.steps.iter().any(Step::is_multiple) || reads_hidden_column(schema, &column) {
+        return None;
+    }
+    if modifier.is_some() && (column.field_ty.is_multiple() || field_ty(&column.field_ty) != Ty::Text) {
+        return None;
+    }
+    column.modifier = modifier;
+    Some(column)
+}
+
+/// Whether `expr` reads a hidden field anywhere along its paths (a relation followed through
+/// a hidden field counts): only superusers' filters may.
+pub fn reads_hidden(schema: &Schema, expr: &TExpr) -> bool {
+    fn operand(schema: &Schema, o: &TOperand) -> bool {
+        match &o.value {
+            TValue::Column(c) => reads_hidden_column(schema, c),
+            TValue::Call { args, .. } => args.iter().any(|a| operand(schema, a)),
+            _ => false,
+        }
+    }
+    match expr {
+        TExpr::True => false,
+        TExpr::And(a, b) | TExpr::Or(a, b) => reads_hidden(schema, a) || reads_hidden(schema, b),
+        TExpr::Compare(c) => operand(schema, &c.lhs) || operand(schema, &c.rhs),
+    }
+}
+
+fn reads_hidden_column(schema: &Schema, column: &ColumnRef) -> bool {
+    let hidden = |collection: &str, field: &str| {
+        schema.collection(collection).and_then(|c| c.field(field)).is_some_and(|f| f.hidden)
+    };
+    column.steps.iter().any(|step| match step {
+        Step::Forward { from, field, .. } => hidden(from, field),
+        Step::Back { to, field, .. } => hidden(to, field),
+    }) || hidden(&column.collection, &column.field)
+}
+
 pub fn field_ty(ty: &FieldType) -> Ty {
     match ty {
         FieldType::Number { .. } => Ty::Number,
