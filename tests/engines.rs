@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{Value, json};
 
-use support::Engine;
+use support::{Engine, enc};
 
 struct Client {
     server: support::Server,
@@ -74,15 +74,6 @@ fn strip_times(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(strip_times),
         _ => {}
     }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 const PASSWORD: &str = "password-123";

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use baas_schema::check::{self, Context, TExpr, check_expr, reads_hidden};
 use baas_schema::expr::ast::Root;
+use baas_schema::ir::system;
 use baas_schema::sql::{self, Dialect, Fragment, Related, Target, quote};
 use baas_schema::{Diagnostics, expr};
 use serde_json::{Map, Value};
@@ -140,6 +141,12 @@ pub fn order_by(
                 let access = ClientAccess(app);
                 let value = sql::compile_sort(&column, target, (!superuser).then_some(&access as &dyn sql::Access));
                 binds.extend(value.binds);
+                // A related record that is missing or hidden sorts as empty, first, on both
+                // engines (PostgreSQL puts NULL last by default).
+                if dialect == Dialect::Postgres && (!column.steps.is_empty() || column.field == system::EMAIL) {
+                    parts.push(format!("{} {}", value.sql, if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" }));
+                    continue;
+                }
                 value.sql
             }
         };

@@ -273,7 +273,10 @@ impl<'c> Typer<'c, '_> {
         let (lhs, rhs) = (lhs?, rhs?);
         let mut ok = true;
         for side in [&lhs, &rhs] {
-            if side.arity == Arity::Many && !c.op.any && !is_explicit_each(side) {
+            // A client filter may ask that every related record match, as in PocketBase
+            // (`comments_via_post.author = "U"`); rules, checked ahead of time, must say so.
+            let every_related = self.cx.filter && reaches_related(side);
+            if side.arity == Arity::Many && !c.op.any && !is_explicit_each(side) && !every_related {
                 let d = Diagnostic::error(
                     side.span,
                     format!(
@@ -881,6 +884,11 @@ fn unportable_strftime(format: &str) -> Option<char> {
         }
     }
     None
+}
+
+/// Whether an operand's values are those of other records (relations, `@collection`).
+fn reaches_related(operand: &TOperand) -> bool {
+    matches!(&operand.value, TValue::Column(c) if c.root.is_some() || c.steps.iter().any(Step::is_multiple))
 }
 
 fn is_explicit_each(operand: &TOperand) -> bool {

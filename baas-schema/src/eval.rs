@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
 use crate::expr::ast::{Literal, Modifier, OpKind};
 use crate::ir::FieldType;
-use crate::sql::{BindValue, SqlTy, bind_ty, is_column, like_pattern, textual};
+use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
@@ -236,11 +236,6 @@ impl Evaluator<'_> {
                 if empty_literal(other) && textual(o) {
                     return Some(empty(value, o) == equal);
                 }
-            }
-            if is_column(&c.lhs) && is_column(&c.rhs) && textual(&c.lhs) && textual(&c.rhs) {
-                let blank = |v: &V| if *v == V::Null { V::Text(String::new()) } else { v.clone() };
-                let same = cmp(&blank(l), &blank(r))? == Ordering::Equal;
-                return Some(same == equal);
             }
         }
         if c.op.kind.is_like() {

@@ -353,11 +353,6 @@ impl<'a, 'f> Compiler<'a, 'f> {
                     };
                 }
             }
-            if is_column(&c.lhs) && is_column(&c.rhs) && textual(&c.lhs) && textual(&c.rhs) {
-                // two columns that may be missing: missing is empty on both sides
-                let (l, r) = (format!("COALESCE({lhs}, '')"), format!("COALESCE({rhs}, '')"));
-                return if equal { format!("{l} = {r}") } else { format!("{l} <> {r}") };
-            }
         }
         let pg = self.target.dialect == Dialect::Postgres;
         let op = match c.op.kind {
@@ -689,10 +684,6 @@ fn conjuncts(expr: &TExpr) -> Vec<&TExpr> {
 pub(crate) fn textual(o: &TOperand) -> bool {
     let json = matches!(&o.value, TValue::Column(c) if c.field_ty == FieldType::Json && c.modifier.is_none());
     matches!(o.ty, Ty::Text | Ty::Date | Ty::Any) && !json
-}
-
-pub(crate) fn is_column(o: &TOperand) -> bool {
-    matches!(o.value, TValue::Column(_))
 }
 
 /// PocketBase's `~`: the operand is wrapped in `%…%` unless it already holds a `%` of its own

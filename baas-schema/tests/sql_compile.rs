@@ -592,6 +592,11 @@ const ROW_CASES: &[(&str, &str, &[&str])] = &[
     ("posts", r#"comments_via_post.text ?~ "read" && comments_via_post.author ?= "u1""#, &[]),
     ("posts", r#"comments_via_post.text ?~ "read" && comments_via_post.author ?= "u2""#, &["p1"]),
     ("posts", r#"comments_via_post.author ?= "u1" && (comments_via_post.text ?= "Nice" || views > 5)"#, &["p1", "p3"]),
+    // a plain operator in a client filter: every related record matches, and there is one
+    ("posts", r#"comments_via_post.author = "u1""#, &["p3"]),
+    ("posts", r#"comments_via_post.author != "u1""#, &["p2", "p4"]),
+    ("posts", r#"comments_via_post.text ~ "e""#, &["p2", "p3"]),
+    ("posts", r#"@collection.users.name != "Carol""#, &["p1", "p2", "p3", "p4"]),
     // an empty back-relation is one empty value: "posts without comments"
     ("posts", "comments_via_post.id ?= null", &["p4"]),
     ("posts", r#"comments_via_post.text ?!= "Nice""#, &["p1", "p2", "p4"]),

@@ -400,3 +400,13 @@ pub fn run_sdk_tests(server: &Server, dir: &str) {
     // Show node's summary (tests/pass/fail/skipped) with `cargo test -- --nocapture`.
     println!("{stdout}");
 }
+
+/// Percent-encodes a query parameter value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
