@@ -335,17 +335,19 @@ impl<'a, 'f> Compiler<'a, 'f> {
                 return self.truth(equal);
             }
             let (value, o) = if null(&c.rhs) { (lhs, &c.lhs) } else { (rhs, &c.rhs) };
-            return match (textual(o), equal) {
-                (false, true) => format!("{value} IS NULL"),
-                (false, false) => format!("{value} IS NOT NULL"),
-                (true, true) => format!("({value} = '' OR {value} IS NULL)"),
-                (true, false) => format!("({value} <> '' AND {value} IS NOT NULL)"),
+            return match (textual(o), nullable(o), equal) {
+                (false, _, true) => format!("{value} IS NULL"),
+                (false, _, false) => format!("{value} IS NOT NULL"),
+                (true, false, true) => format!("{value} = ''"),
+                (true, false, false) => format!("{value} <> ''"),
+                (true, true, true) => format!("({value} = '' OR {value} IS NULL)"),
+                (true, true, false) => format!("({value} <> '' AND {value} IS NOT NULL)"),
             };
         }
         if let Some(equal) = equal {
             let empty = |o: &TOperand| matches!(&o.value, TValue::Literal(Literal::String(s)) if s.is_empty());
             for (value, o, empty_sql, other) in [(lhs, &c.lhs, rhs, &c.rhs), (rhs, &c.rhs, lhs, &c.lhs)] {
-                if empty(other) && textual(o) {
+                if empty(other) && textual(o) && nullable(o) {
                     return if equal {
                         format!("({value} = {empty_sql} OR {value} IS NULL)")
                     } else {
@@ -665,6 +667,12 @@ impl<'a, 'f> Compiler<'a, 'f> {
             Dialect::Postgres => format!("jsonb_array_elements_text({array}) AS {alias}(value)"),
         }
     }
+}
+
+/// Whether an operand's SQL can be NULL: a column (of a missing related row, say) or a
+/// function's result; parameters never are.
+fn nullable(o: &TOperand) -> bool {
+    matches!(o.value, TValue::Column(_) | TValue::Call { .. })
 }
 
 /// The operands of a chain of `&&`, in order.

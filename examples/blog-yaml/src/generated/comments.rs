@@ -221,7 +221,7 @@ pub fn rules() -> ::baas_runtime::RuleSet {
     ::baas_runtime::RuleSet {
         list: Some(::baas_runtime::CompiledRule::Filter {
             sqlite: Fragment {
-                sql: "EXISTS (SELECT 1 FROM \"posts\" AS j1 WHERE j1.\"id\" = \"comments\".\"post\" AND j1.\"published\" = ?1) OR EXISTS (SELECT 1 FROM \"posts\" AS j2 WHERE j2.\"id\" = \"comments\".\"post\" AND j2.\"author\" = ?2)"
+                sql: "EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN \"posts\" AS j1 ON j1.\"id\" = \"comments\".\"post\" WHERE j1.\"published\" = ?1 OR j1.\"author\" = ?2)"
                     .to_owned(),
                 binds: Vec::from([
                     Bind {
@@ -235,7 +235,7 @@ pub fn rules() -> ::baas_runtime::RuleSet {
                 ]),
             },
             postgres: Fragment {
-                sql: "EXISTS (SELECT 1 FROM \"posts\" AS j1 WHERE j1.\"id\" = \"comments\".\"post\" AND j1.\"published\" = $1::boolean) OR EXISTS (SELECT 1 FROM \"posts\" AS j2 WHERE j2.\"id\" = \"comments\".\"post\" AND j2.\"author\" = $2::text)"
+                sql: "EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN \"posts\" AS j1 ON j1.\"id\" = \"comments\".\"post\" WHERE j1.\"published\" = $1::boolean OR j1.\"author\" = $2::text)"
                     .to_owned(),
                 binds: Vec::from([
                     Bind {
@@ -251,7 +251,7 @@ pub fn rules() -> ::baas_runtime::RuleSet {
         }),
         view: Some(::baas_runtime::CompiledRule::Filter {
             sqlite: Fragment {
-                sql: "EXISTS (SELECT 1 FROM \"posts\" AS j1 WHERE j1.\"id\" = \"comments\".\"post\" AND j1.\"published\" = ?1) OR EXISTS (SELECT 1 FROM \"posts\" AS j2 WHERE j2.\"id\" = \"comments\".\"post\" AND j2.\"author\" = ?2)"
+                sql: "EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN \"posts\" AS j1 ON j1.\"id\" = \"comments\".\"post\" WHERE j1.\"published\" = ?1 OR j1.\"author\" = ?2)"
                     .to_owned(),
                 binds: Vec::from([
                     Bind {
@@ -265,7 +265,7 @@ pub fn rules() -> ::baas_runtime::RuleSet {
                 ]),
             },
             postgres: Fragment {
-                sql: "EXISTS (SELECT 1 FROM \"posts\" AS j1 WHERE j1.\"id\" = \"comments\".\"post\" AND j1.\"published\" = $1::boolean) OR EXISTS (SELECT 1 FROM \"posts\" AS j2 WHERE j2.\"id\" = \"comments\".\"post\" AND j2.\"author\" = $2::text)"
+                sql: "EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN \"posts\" AS j1 ON j1.\"id\" = \"comments\".\"post\" WHERE j1.\"published\" = $1::boolean OR j1.\"author\" = $2::text)"
                     .to_owned(),
                 binds: Vec::from([
                     Bind {
