@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Engine, Server, enc};
 
@@ -120,6 +122,74 @@ fn membership_rule_refuses_non_members(engine: Engine) {
     assert_eq!(api.ids("memberships", &format!("filter={}", enc("role = 'owner'")), &admin).len(), 2);
     // a membership's own rule hides other users' rows
     assert_eq!(api.ids("memberships", "", &alice_t).len(), 1);
+}
+
+/// The realtime events of `notes` reach members of the note's room only.
+fn membership_rule_gates_realtime(engine: Engine) {
+    let api = Api::start(support::chat_binary(), engine);
+    let admin = api.admin();
+    let (alice, alice_t) = api.user("alice@example.com", json!({"name": "Alice"}));
+    let (bob, bob_t) = api.user("bob@example.com", json!({"name": "Bob"}));
+    let red = api.create("rooms", &alice_t, json!({"name": "red", "owner": alice}));
+    let blue = api.create("rooms", &bob_t, json!({"name": "blue", "owner": bob}));
+    api.create("memberships", &admin, json!({"room": red, "user": alice}));
+    api.create("memberships", &admin, json!({"room": blue, "user": bob}));
+    let alice_events = Events::subscribe(&api, &alice_t, "notes/*");
+    let bob_events = Events::subscribe(&api, &bob_t, "notes/*");
+    let note = api.create("notes", &alice_t, json!({"room": red, "author": alice, "text": "red only"}));
+    // control: the member hears of it
+    let event = alice_events.next(Duration::from_secs(10)).expect("alice hears of her note");
+    assert_eq!(event["record"]["id"], note.as_str(), "{event}");
+    // Bob, a member of another room, does not (his own note's event arrives instead)
+    let blue_note = api.create("notes", &bob_t, json!({"room": blue, "author": bob, "text": "blue only"}));
+    let event = bob_events.next(Duration::from_secs(10)).expect("bob hears of his note");
+    assert_eq!(event["record"]["id"], blue_note.as_str(), "bob heard of a note in a room he is not in: {event}");
+    assert!(alice_events.next(Duration::from_millis(500)).is_none(), "alice heard of a note in blue");
+}
+
+/// A server-sent event stream of `GET /api/realtime`, subscribed to one topic.
+struct Events {
+    rx: std::sync::mpsc::Receiver<Value>,
+}
+
+impl Events {
+    fn subscribe(api: &Api, token: &str, topic: &str) -> Events {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = format!("{}/api/realtime", api.server.url);
+        std::thread::spawn(move || {
+            let resp = ureq::get(&url).call().expect("open the event stream");
+            let reader = std::io::BufReader::new(resp.into_body().into_reader());
+            for line in std::io::BufRead::lines(reader) {
+                let Ok(line) = line else { return };
+                if let Some(data) = line.strip_prefix("data:") {
+                    let value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+                    if tx.send(value).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let connect = rx.recv_timeout(Duration::from_secs(10)).expect("PB_CONNECT");
+        let client = connect["clientId"].as_str().expect("a client id").to_owned();
+        let body = json!({"clientId": client, "subscriptions": [topic]});
+        let (status, body) = api.call("POST", "/api/realtime", token, Some(&body));
+        assert_eq!(status, 204, "{body}");
+        Events { rx }
+    }
+
+    fn next(&self, wait: Duration) -> Option<Value> {
+        self.rx.recv_timeout(wait).ok()
+    }
+}
+
+#[test]
+fn membership_rule_gates_realtime_sqlite() {
+    membership_rule_gates_realtime(Engine::Sqlite);
+}
+
+#[test]
+fn membership_rule_gates_realtime_postgres() {
+    membership_rule_gates_realtime(Engine::Postgres);
 }
 
 #[test]

@@ -303,6 +303,17 @@ impl<'c> Typer<'c, '_> {
             return None;
         }
         self.compatible(&lhs, c.op, c.op_span, &rhs)?;
+        let (mut lhs, mut rhs) = (lhs, rhs);
+        if self.cx.filter {
+            // `published = 1` in a client filter: booleans are 0 and 1, as in PocketBase
+            let (lty, rty) = (lhs.ty, rhs.ty);
+            for (side, other) in [(&mut lhs, rty), (&mut rhs, lty)] {
+                if let (TValue::Literal(Literal::Number(n)), Ty::Bool) = (&side.value, other) {
+                    side.value = TValue::Literal(Literal::Bool(*n != 0.0));
+                    side.ty = Ty::Bool;
+                }
+            }
+        }
         Some(TCompare { lhs, op: c.op, rhs })
     }
 
@@ -311,7 +322,9 @@ impl<'c> Typer<'c, '_> {
         use Ty::*;
         if op.kind.is_like() {
             for side in [lhs, rhs] {
-                if matches!(side.ty, Number | Bool) {
+                // (a client filter may match a number's or a boolean's text, as PocketBase does)
+                let column = matches!(side.value, TValue::Column(_));
+                if matches!(side.ty, Number | Bool) && !(self.cx.filter && column) {
                     self.diags.push(
                         Diagnostic::error(
                             side.span,
@@ -324,7 +337,8 @@ impl<'c> Typer<'c, '_> {
             }
             return Some(());
         }
-        if op.kind.is_ordering() {
+        // (a client filter may order booleans, false before true, as PocketBase does)
+        if op.kind.is_ordering() && !self.cx.filter {
             for side in [lhs, rhs] {
                 if side.ty == Bool {
                     self.diags.push(Diagnostic::error(
@@ -338,6 +352,17 @@ impl<'c> Typer<'c, '_> {
         let (a, b) = (lhs.ty, rhs.ty);
         if a == b || matches!(a, Any | Null) || matches!(b, Any | Null) {
             return Some(());
+        }
+        if self.cx.filter {
+            for (typed, other) in [(lhs, rhs), (rhs, lhs)] {
+                match (typed.ty, &other.value) {
+                    // a boolean against 0 or 1
+                    (Bool, TValue::Literal(Literal::Number(n))) if *n == 0.0 || *n == 1.0 => return Some(()),
+                    // a datetime against any text: compared as text
+                    (Date, TValue::Literal(Literal::String(_))) => return Some(()),
+                    _ => {}
+                }
+            }
         }
         // A literal string standing for a number or a datetime is fine (`views > "3"`).
         for (typed, other) in [(lhs, rhs), (rhs, lhs)] {
@@ -575,6 +600,24 @@ impl<'c> Typer<'c, '_> {
                     return None;
                 }
                 if last {
+                    // `author.id` is the relation's own value: no join, as in PocketBase
+                    if let (system::ID, Some(Step::Forward { from, field: relation, multiple: false, .. })) =
+                        (field.name.as_str(), steps.last())
+                        && let Some(holder) = self.cx.schema.collection(from)
+                        && let Some(relation) = holder.field(relation)
+                    {
+                        let relation = relation.clone();
+                        steps.pop();
+                        return Some(ColumnRef {
+                            root,
+                            steps,
+                            collection: holder.name.clone(),
+                            field: relation.name,
+                            field_ty: relation.ty,
+                            modifier: None,
+                            each: false,
+                        });
+                    }
                     return Some(ColumnRef {
                         root,
                         steps,
@@ -977,14 +1020,18 @@ fn ty_name(ty: Ty) -> &'static str {
     }
 }
 
+/// A datetime, or the start of one down to the year (`"2026"`, `"2026-05"`): datetimes compare
+/// as their canonical text, so `created >= "2026"` means from 2026 on, as in PocketBase.
 fn looks_like_date(s: &str) -> bool {
+    const SHAPE: &[u8] = b"0000-00-00 00:00:00.000Z";
     let b = s.as_bytes();
-    b.len() >= 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5..7].iter().all(u8::is_ascii_digit)
-        && b[7] == b'-'
-        && b[8..10].iter().all(u8::is_ascii_digit)
+    b.len() >= 4
+        && b.iter().zip(SHAPE).enumerate().all(|(i, (c, shape))| match shape {
+            b'0' => c.is_ascii_digit(),
+            b' ' => *c == b' ' || *c == b'T',
+            _ if i >= 19 => true,
+            _ => c == shape,
+        })
 }
 
 /// Lints: rules that are constant, update rules that let the owner be reassigned. (A list

@@ -297,6 +297,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
         let shared = bind_ty(c.lhs.ty).or(bind_ty(c.rhs.ty)).unwrap_or(SqlTy::Text);
         let like = c.op.kind.is_like();
         let lhs = self.operand(&c.lhs, &mut None, shared, false);
+        let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
         let rhs = self.operand(&c.rhs, &mut None, shared, like);
         let pred = self.predicate(&lhs, c, &rhs);
         let many = c.lhs.arity == Arity::Many || c.rhs.arity == Arity::Many;
@@ -307,6 +308,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
         // (each read through joins of the check's own).
         let mut scope = Scope::default();
         let lhs = self.operand(&c.lhs, &mut Some(&mut scope), shared, false);
+        let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
         let rhs = self.operand(&c.rhs, &mut Some(&mut scope), shared, like);
         let fail = self.predicate(&lhs, c, &rhs);
         let fail = match self.target.dialect {
@@ -316,6 +318,15 @@ impl<'a, 'f> Compiler<'a, 'f> {
         let from = scope.from.join(", ");
         let links: String = scope.links.iter().map(|l| format!("{l} AND ")).collect();
         format!("({pred} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {links}{fail}))")
+    }
+
+    /// A number or boolean as the text `~` matches, as SQLite prints it (`10`, `1`/`0`).
+    fn text_form(&self, sql: String, ty: Ty) -> String {
+        match (self.target.dialect, ty) {
+            (Dialect::Postgres, Ty::Number) => format!("({sql})::text"),
+            (Dialect::Postgres, Ty::Bool) => format!("({sql})::int::text"),
+            _ => sql,
+        }
     }
 
     /// The comparison of two compiled operands, with PocketBase's treatment of missing values:

@@ -634,6 +634,20 @@ const ROW_CASES: &[(&str, &str, &[&str])] = &[
     ("posts", r#"views > "3""#, &["p1", "p4"]),
     ("posts", r#"views = "3""#, &["p2"]),
     ("posts", r#"created > "2025-01-01""#, &["p2", "p3"]),
+    // the start of a datetime compares as text too
+    ("posts", r#"created >= "2025""#, &["p2", "p3"]),
+    ("posts", r#"created < "2024-02""#, &["p1", "p4"]),
+    // in a client filter: `~` on a number or boolean matches its text, 0 and 1 are booleans,
+    // a datetime compares with any text, `<relation>.id` is the relation itself
+    ("posts", r#"views ~ "1""#, &["p1"]),
+    ("posts", r#"published ~ "1""#, &["p1", "p3"]),
+    ("posts", "published = 1", &["p1", "p3"]),
+    ("posts", "published != 0", &["p1", "p3"]),
+    ("posts", r#"created > """#, &["p1", "p2", "p3", "p4"]),
+    ("comments", r#"post.id = "p3" || post.author.id = "u2""#, &["c4"]),
+    // booleans order false before true
+    ("posts", "published > false", &["p1", "p3"]),
+    ("posts", "published <= false", &["p2", "p4"]),
     ("posts", "created < @now", &["p1", "p2", "p4"]),
     // && binds tighter than ||
     ("posts", "published = true || views > 5 && views < 8", &["p1", "p3", "p4"]),
