@@ -147,6 +147,41 @@ fn membership_rule_gates_realtime(engine: Engine) {
     assert!(alice_events.next(Duration::from_millis(500)).is_none(), "alice heard of a note in blue");
 }
 
+/// A hidden e-mail cannot be probed through a filter, in REST or in realtime options (chat's
+/// users may list each other, e-mails stay private unless shown).
+fn hidden_emails_stay_hidden_in_filters(engine: Engine) {
+    let api = Api::start(support::chat_binary(), engine);
+    let (alice, alice_t) = api.user("alice@example.com", json!({"name": "Alice"}));
+    let (_bob, bob_t) = api.user("bob@example.com", json!({"name": "Bob"}));
+    let by_email = format!("filter={}", enc("email ~ 'alice'"));
+    let by_name = format!("filter={}", enc("name ~ 'Ali'"));
+    assert!(api.ids("users", &by_email, &bob_t).is_empty());
+    assert_eq!(api.ids("users", &by_name, &bob_t), [alice.clone()]);
+    // realtime: an options filter on the e-mail never matches; on the name it does (control)
+    let options = |filter: &str| enc(&json!({"query": {"filter": filter}}).to_string());
+    let probe = Events::subscribe(&api, &bob_t, &format!("users/*?options={}", options("email ~ 'alice'")));
+    let control = Events::subscribe(&api, &bob_t, &format!("users/*?options={}", options("name ~ 'Ali'")));
+    let path = format!("/api/collections/users/records/{alice}");
+    api.ok("PATCH", &path, &alice_t, Some(&json!({"name": "Alicia"})));
+    let event = control.next(Duration::from_secs(10)).expect("the name filter matches");
+    assert_eq!(event["record"]["id"], alice.as_str());
+    assert!(probe.next(Duration::from_millis(500)).is_none(), "the e-mail filter matched a hidden e-mail");
+    // once Alice shows her e-mail, the same filter finds her
+    api.ok("PATCH", &path, &alice_t, Some(&json!({"emailVisibility": true})));
+    assert_eq!(api.ids("users", &by_email, &bob_t), [alice.clone()]);
+    assert!(probe.next(Duration::from_secs(10)).is_some(), "the e-mail filter matches a visible e-mail");
+}
+
+#[test]
+fn hidden_emails_stay_hidden_in_filters_sqlite() {
+    hidden_emails_stay_hidden_in_filters(Engine::Sqlite);
+}
+
+#[test]
+fn hidden_emails_stay_hidden_in_filters_postgres() {
+    hidden_emails_stay_hidden_in_filters(Engine::Postgres);
+}
+
 /// A server-sent event stream of `GET /api/realtime`, subscribed to one topic.
 struct Events {
     rx: std::sync::mpsc::Receiver<Value>,

@@ -87,6 +87,14 @@ pub fn compile_filter(
     Ok(sql::compile_filter(&checked, target, &ClientAccess(app)))
 }
 
+/// Whether a client filter reads an auth record's `email`, which it may see only where
+/// `emailVisibility` allows: such a filter must run as SQL ([`compile_filter`]), not in memory.
+pub fn reads_email(app: &AppState, expr: &TExpr) -> bool {
+    check::columns(expr).into_iter().any(|c| {
+        c.field == system::EMAIL && app.schema().collection(&c.collection).is_some_and(|c| c.is_auth())
+    })
+}
+
 /// What a caller other than a superuser may see of the collections its filter or sort
 /// reaches: the rows their list rules admit, and the e-mails their owners made visible.
 struct ClientAccess<'a>(&'a AppState);

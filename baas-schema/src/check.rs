@@ -972,21 +972,37 @@ pub fn sort_column(schema: &Schema, collection: &Collection, key: &str) -> Optio
     Some(column)
 }
 
+/// Every column `expr` reads, function arguments included.
+pub fn columns(expr: &TExpr) -> Vec<&ColumnRef> {
+    fn operand<'e>(o: &'e TOperand, out: &mut Vec<&'e ColumnRef>) {
+        match &o.value {
+            TValue::Column(c) => out.push(c),
+            TValue::Call { args, .. } => args.iter().for_each(|a| operand(a, out)),
+            _ => {}
+        }
+    }
+    fn walk<'e>(expr: &'e TExpr, out: &mut Vec<&'e ColumnRef>) {
+        match expr {
+            TExpr::True => {}
+            TExpr::And(a, b) | TExpr::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            TExpr::Compare(c) => {
+                operand(&c.lhs, out);
+                operand(&c.rhs, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, &mut out);
+    out
+}
+
 /// Whether `expr` reads a hidden field anywhere along its paths (a relation followed through
 /// a hidden field counts): only superusers' filters may.
 pub fn reads_hidden(schema: &Schema, expr: &TExpr) -> bool {
-    fn operand(schema: &Schema, o: &TOperand) -> bool {
-        match &o.value {
-            TValue::Column(c) => reads_hidden_column(schema, c),
-            TValue::Call { args, .. } => args.iter().any(|a| operand(schema, a)),
-            _ => false,
-        }
-    }
-    match expr {
-        TExpr::True => false,
-        TExpr::And(a, b) | TExpr::Or(a, b) => reads_hidden(schema, a) || reads_hidden(schema, b),
-        TExpr::Compare(c) => operand(schema, &c.lhs) || operand(schema, &c.rhs),
-    }
+    columns(expr).into_iter().any(|c| reads_hidden_column(schema, c))
 }
 
 fn reads_hidden_column(schema: &Schema, column: &ColumnRef) -> bool {

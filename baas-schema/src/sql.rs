@@ -320,9 +320,13 @@ impl<'a, 'f> Compiler<'a, 'f> {
         format!("({pred} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {links}{fail}))")
     }
 
-    /// A number or boolean as the text `~` matches, as SQLite prints it (`10`, `1`/`0`).
+    /// A number or boolean as the text `~` matches: `10`, `2.5`, `1`/`0`, alike on both
+    /// engines (SQLite would print a REAL column's 10 as `10.0`).
     fn text_form(&self, sql: String, ty: Ty) -> String {
         match (self.target.dialect, ty) {
+            (Dialect::Sqlite, Ty::Number) => format!(
+                "(CASE WHEN {sql} = CAST({sql} AS INTEGER) THEN CAST(CAST({sql} AS INTEGER) AS TEXT) ELSE CAST({sql} AS TEXT) END)"
+            ),
             (Dialect::Postgres, Ty::Number) => format!("({sql})::text"),
             (Dialect::Postgres, Ty::Bool) => format!("({sql})::int::text"),
             _ => sql,
@@ -481,6 +485,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
                 let value = self.column(col, scope, if pattern { SqlTy::Text } else { ty });
                 if pattern {
                     // `title ~ body`: contains, on both engines
+                    let value = self.text_form(value, o.ty);
                     return format!("('%' || {value} || '%')");
                 }
                 value
