@@ -69,24 +69,24 @@ enum Command {
 struct ServeLimits {
     /// Seconds a client has to send a request's headers, counted from the connection's
     /// opening or its previous response.
-    #[arg(long, env = "BAAS_HEADER_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", env = "BAAS_HEADER_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout: u64,
     /// Seconds a keep-alive connection may wait, with no request in flight, before it is closed.
-    #[arg(long, env = "BAAS_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", env = "BAAS_IDLE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout: u64,
     /// Seconds a client has to send a request's body (answered 408 after that).
-    #[arg(long, env = "BAAS_BODY_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", env = "BAAS_BODY_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     body_timeout: u64,
     /// Seconds a request may take until its response starts (answered 503 after that).
-    #[arg(long, env = "BAAS_RESPONSE_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", env = "BAAS_RESPONSE_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     response_timeout: u64,
     /// Seconds a realtime stream may send nothing before it is closed (the SDK reconnects).
-    #[arg(long, env = "BAAS_REALTIME_IDLE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", env = "BAAS_REALTIME_IDLE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     realtime_idle: u64,
     /// Open connections at most; at most three quarters of the open-files limit (whose soft
     /// value is raised to the hard one). Past it, the connection idle the longest is closed,
     /// or the new one is answered 503 when none is idle.
-    #[arg(long, env = "BAAS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", env = "BAAS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 }
 
