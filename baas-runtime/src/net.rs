@@ -8,12 +8,18 @@
 //!   when none is idle it is answered 503 in PocketBase's error JSON and closed, so the
 //!   connections being served keep being served.
 //!
+//! - A response whose writing stalls (the client stops reading) for the write timeout closes
+//!   its connection.
+//!
 //! Request-level limits (body size and deadline, response time) are in [`crate::limits`].
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,10 +27,10 @@ use axum::body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
 /// Connection-level settings of `serve`.
@@ -32,6 +38,8 @@ use tower::ServiceExt;
 pub struct ConnLimits {
     pub header_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long a write to the client may wait for the client to read.
+    pub write_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -185,7 +193,8 @@ pub async fn serve(
                     }))
                 }
             });
-            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let io = TokioIo::new(WriteStall::new(stream, limits.write_timeout));
+            let connection = http.serve_connection(io, service);
             tokio::pin!(connection);
             let mut idle = conn.idle.subscribe();
             let stop = async move {
@@ -228,6 +237,68 @@ async fn idle_for(idle: &mut watch::Receiver<Option<Instant>>, timeout: Duration
     }
 }
 
+/// A connection whose writes fail once one has waited `limit` for the client to read.
+struct WriteStall<T> {
+    inner: T,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> WriteStall<T> {
+    fn new(inner: T, limit: Duration) -> Self {
+        WriteStall { inner, limit, stalled: None }
+    }
+
+    /// Keeps `result`, starting the stall timer on `Pending` and failing once it ran out.
+    fn watch<R>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        if result.is_ready() {
+            self.stalled = None;
+            return result;
+        }
+        let limit = self.limit;
+        let timer = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for WriteStall<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, result)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, result)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, result)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Answers a connection over the cap with a 503 and closes it.
 fn refuse(mut stream: TcpStream, conns: &Arc<Conns>) {
     if conns.refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
@@ -265,6 +336,20 @@ fn refuse(mut stream: TcpStream, conns: &Arc<Conns>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_write_the_client_does_not_read_fails_after_the_limit() {
+        let (ours, mut theirs) = tokio::io::duplex(16);
+        let mut io = WriteStall::new(ours, Duration::from_millis(50));
+        io.write_all(b"0123456789").await.expect("fits the buffer");
+        let stalled = io.write_all(b"0123456789").await.expect_err("the client reads nothing");
+        assert_eq!(stalled.kind(), io::ErrorKind::TimedOut);
+        // Reading makes room again: the next write goes through.
+        let mut buf = [0u8; 16];
+        let n = theirs.read(&mut buf).await.expect("read");
+        assert!(n > 0);
+        io.write_all(b"01").await.expect("room again");
+    }
 
     #[test]
     fn the_cap_leaves_a_quarter_of_the_descriptors() {

@@ -77,7 +77,8 @@ struct ServeLimits {
     /// Seconds a client has to send a request's body (answered 408 after that).
     #[arg(long, value_name = "SECS", env = "BAAS_BODY_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     body_timeout: u64,
-    /// Seconds a request may take until its response starts (answered 503 after that).
+    /// Seconds a request may take until its response starts (answered 503 after that), and a
+    /// response may wait for the client to read it (the connection is closed after that).
     #[arg(long, value_name = "SECS", env = "BAAS_RESPONSE_TIMEOUT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     response_timeout: u64,
     /// Seconds a realtime stream may send nothing before it is closed (the SDK reconnects).
@@ -170,6 +171,7 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), String> {
             let conn_limits = net::ConnLimits {
                 header_timeout: Duration::from_secs(limits.header_timeout),
                 idle_timeout: Duration::from_secs(limits.idle_timeout),
+                write_timeout: Duration::from_secs(limits.response_timeout),
                 max_connections,
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
