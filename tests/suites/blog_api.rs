@@ -72,6 +72,13 @@ mod client {
             Api { server, agent }
         }
 
+        /// Starts a fresh backend whose limit on open files is `open_files`.
+        pub fn start_with_open_files(open_files: u64) -> Api {
+            let server = support::start_with_open_files(super::binary(), super::engine(), &[], open_files);
+            let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            Api { server, agent }
+        }
+
         /// The server's `host:port`.
         pub fn addr(&self) -> &str {
             self.server.url.trim_start_matches("http://")
@@ -1723,6 +1730,16 @@ mod bounds {
         assert_eq!(refused.status, 503);
         assert_eq!(refused.json(), error(503, "Too many open connections, try again later.", json!({})));
         drop(streams);
+    }
+
+    #[test]
+    fn idle_connections_past_the_open_files_limit_do_not_keep_health_out() {
+        // 512 descriptors make a cap of 384 connections: 626 idle ones do not stop health.
+        let api = Api::start_with_open_files(512);
+        let idle: Vec<TcpStream> = (0..626).map(|_| open(&api, b"")).collect();
+        assert_eq!(api.raw(HEALTH).status, 200);
+        assert_eq!(api.get("/api/health", None).status, 200);
+        drop(idle);
     }
 
     #[test]
