@@ -1695,6 +1695,14 @@ mod bounds {
     }
 
     #[test]
+    fn a_realtime_stream_that_sends_nothing_is_closed() {
+        let api = Api::start_with(&[("BAAS_REALTIME_IDLE_SECS", "1")]);
+        let mut stream = open(&api, b"GET /api/realtime HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let sent = closed_within(&mut stream, Duration::from_secs(10));
+        assert!(sent.contains("event:PB_CONNECT"), "{sent}");
+    }
+
+    #[test]
     fn a_slow_body_is_answered_408() {
         let api = Api::start_with(&[("BAAS_BODY_TIMEOUT_SECS", "1")]);
         let mut slow = open(
