@@ -1,6 +1,7 @@
 //! The transport conventions every response follows (pocketbase-api.md §1): PocketBase's
 //! default CORS (any origin; preflights answered 204 with the methods it allows and the request
-//! headers echoed back) and its fixed security headers, plus the health endpoint.
+//! headers echoed back) and its fixed security headers, every error as PocketBase's error JSON
+//! (axum's extractor rejections and 405s included), plus the health endpoint.
 //!
 //! A small `from_fn` middleware rather than tower-http's `CorsLayer`: `CorsLayer` answers
 //! preflights with 200 and varies on the request method and headers too, where PocketBase
@@ -12,13 +13,15 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HeaderMap, HeaderName, HeaderValue, ORIGIN, VARY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS, X_XSS_PROTECTION,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    HeaderValue, ORIGIN, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS, X_XSS_PROTECTION,
 };
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+use crate::error::{ApiError, msg};
 
 /// The methods a preflight is told are allowed.
 pub const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
@@ -38,7 +41,36 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 ///
 /// Apply it last: routes added to the router afterwards are not covered.
 pub fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router.layer(middleware::from_fn(transport_headers))
+    router.layer(middleware::from_fn(json_errors)).layer(middleware::from_fn(transport_headers))
+}
+
+/// Makes every error PocketBase's error JSON: what axum's extractors refuse (a bad path,
+/// query or JSON body), 405s and any other error that is not JSON keep their status (a 422
+/// becomes 400, as PocketBase answers invalid bodies) and get `{"status", "message", "data"}`.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+    let message = match status {
+        StatusCode::BAD_REQUEST => msg::BAD_REQUEST.to_owned(),
+        StatusCode::NOT_FOUND => msg::NOT_FOUND.to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => msg::INTERNAL.to_owned(),
+        other => format!("{}.", other.canonical_reason().unwrap_or("Error")),
+    };
+    let (mut parts, _) = response.into_parts();
+    let error = ApiError::new(status, message).into_response();
+    parts.status = status;
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, error.into_body())
 }
 
 /// `GET`/`HEAD /api/health`: 200 `{"message":"API is healthy.","code":200,"data":{}}` (`code`,
@@ -207,10 +239,16 @@ mod tests {
         let response = send(Request::get("/api/fail").body(Body::empty()).expect("valid request")).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_security_headers(&response);
+        let body = to_bytes(response.into_body(), 1024).await.expect("body");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(value, json!({"status": 400, "message": msg::BAD_REQUEST, "data": {}}));
 
         let response = send(Request::delete("/api/health").body(Body::empty()).expect("valid request")).await;
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_security_headers(&response);
+        let body = to_bytes(response.into_body(), 1024).await.expect("body");
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(value, json!({"status": 405, "message": "Method Not Allowed.", "data": {}}));
     }
 
     #[tokio::test]

@@ -15,6 +15,10 @@ use crate::error::{ApiError, msg};
 /// The longest `filter` accepted, as in PocketBase.
 pub const MAX_FILTER_LEN: usize = 3500;
 
+/// The most `sort` terms, and the longest term, accepted, as in PocketBase.
+pub const MAX_SORT_TERMS: usize = 8;
+pub const MAX_SORT_TERM_LEN: usize = 255;
+
 /// Parsed list parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListParams {
@@ -26,7 +30,10 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    pub fn parse(query: &HashMap<String, String>) -> Result<ListParams, ApiError> {
+    /// Reads the list parameters. A `sort` with an empty term (`title,`), more than
+    /// [`MAX_SORT_TERMS`] terms or a page past the last one SQL can count to is a 400;
+    /// non-superusers may not sort by `@request.*` or `@collection.*` (403, as with filters).
+    pub fn parse(query: &HashMap<String, String>, superuser: bool) -> Result<ListParams, ApiError> {
         let number = |key: &str, default: u64| -> Result<u64, ApiError> {
             match query.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
                 None => Ok(default),
@@ -38,14 +45,49 @@ impl ListParams {
             }
         };
         let non_empty = |key: &str| query.get(key).filter(|v| !v.trim().is_empty()).cloned();
+        let (page, per_page) = (number("page", 1)?, number("perPage", 30)?.min(1000));
+        // The offset, (page - 1) × perPage, must be a 64-bit SQL integer.
+        if (page - 1).checked_mul(per_page).is_none_or(|offset| offset > i64::MAX as u64) {
+            return Err(ApiError::invalid_request());
+        }
+        let sort = non_empty("sort");
+        if let Some(sort) = &sort {
+            for (_, name) in sort_terms(sort)? {
+                if !superuser && (name.starts_with("@request.") || name.starts_with("@collection.")) {
+                    return Err(ApiError::forbidden(msg::FILTER_REQUEST));
+                }
+            }
+        }
         Ok(ListParams {
-            page: number("page", 1)?,
-            per_page: number("perPage", 30)?.min(1000),
-            sort: non_empty("sort"),
+            page,
+            per_page,
+            sort,
             filter: non_empty("filter"),
             skip_total: matches!(query.get("skipTotal").map(String::as_str), Some("1" | "true")),
         })
     }
+}
+
+/// Splits `sort=-created,+title` into (descending, name) terms; an empty term, more than
+/// [`MAX_SORT_TERMS`] terms or one longer than [`MAX_SORT_TERM_LEN`] is a 400.
+pub fn sort_terms(sort: &str) -> Result<Vec<(bool, &str)>, ApiError> {
+    let terms: Vec<&str> = sort.split(',').map(str::trim).collect();
+    if terms.len() > MAX_SORT_TERMS {
+        return Err(ApiError::invalid_request());
+    }
+    terms
+        .into_iter()
+        .map(|term| {
+            let (desc, name) = match term.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, term.strip_prefix('+').unwrap_or(term)),
+            };
+            if name.is_empty() || term.len() > MAX_SORT_TERM_LEN {
+                return Err(ApiError::invalid_request());
+            }
+            Ok((desc, name))
+        })
+        .collect()
 }
 
 /// Checks and compiles a client filter against `coll`. Non-superusers may not use
@@ -128,11 +170,7 @@ pub fn order_by(
     let table = quote(&coll.ir.name);
     let mut parts = Vec::new();
     let mut binds = Vec::new();
-    for item in sort.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (desc, name) = match item.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, item.strip_prefix('+').unwrap_or(item)),
-        };
+    for (desc, name) in sort_terms(sort)? {
         let expr = match name {
             "@random" => "RANDOM()".to_owned(),
             "@rowid" => match dialect {
@@ -140,8 +178,10 @@ pub fn order_by(
                 Dialect::Sqlite => format!("{table}.rowid"),
                 Dialect::Postgres => format!("{table}.{}", quote("_rowid")),
             },
+            // Only superusers get here (`ListParams::parse` refuses the others): nothing to
+            // sort by.
             n if n.starts_with("@request.") || n.starts_with("@collection.") => {
-                return Err(ApiError::forbidden(msg::FILTER_REQUEST));
+                return Err(ApiError::invalid_request());
             }
             key => {
                 let column = check::sort_column(app.schema(), &coll.ir, key).ok_or_else(ApiError::invalid_request)?;
@@ -299,11 +339,26 @@ mod tests {
     #[test]
     fn paging_defaults_and_limits() {
         let q = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let p = ListParams::parse(&q(&[])).unwrap();
+        let p = ListParams::parse(&q(&[]), false).unwrap();
         assert_eq!((p.page, p.per_page, p.skip_total), (1, 30, false));
-        let p = ListParams::parse(&q(&[("page", "0"), ("perPage", "5000"), ("skipTotal", "1")])).unwrap();
+        let p = ListParams::parse(&q(&[("page", "0"), ("perPage", "5000"), ("skipTotal", "1")]), false).unwrap();
         assert_eq!((p.page, p.per_page, p.skip_total), (1, 1000, true));
-        assert!(ListParams::parse(&q(&[("page", "abc")])).is_err());
+        assert!(ListParams::parse(&q(&[("page", "abc")]), false).is_err());
+        assert!(ListParams::parse(&q(&[("page", "9223372036854775807")]), false).is_err());
+        let last = (i64::MAX as u64 / 1000 + 1).to_string();
+        assert!(ListParams::parse(&q(&[("page", &last), ("perPage", "1000")]), false).is_ok());
+    }
+
+    #[test]
+    fn sort_terms_are_checked() {
+        assert_eq!(sort_terms("-created, +title,id").unwrap(), [(true, "created"), (false, "title"), (false, "id")]);
+        for bad in [",", "title,", ",title", "-", "a,,b", "a,b,c,d,e,f,g,h,i"] {
+            assert_eq!(sort_terms(bad).unwrap_err().status, 400, "{bad}");
+        }
+        assert!(sort_terms(&"a".repeat(256)).is_err());
+        let q = |sort: &str| [("sort".to_owned(), sort.to_owned())].into_iter().collect();
+        assert_eq!(ListParams::parse(&q("@request.auth.id"), false).unwrap_err().status, 403);
+        assert!(ListParams::parse(&q("@request.auth.id"), true).is_ok());
     }
 
     #[test]

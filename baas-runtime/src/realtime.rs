@@ -18,11 +18,11 @@
 //! Memory stays bounded: each client has a queue of [`QUEUE`] messages; a client whose queue
 //! is full is dropped (its stream ends, and the SDK reconnects), and the dispatcher's own
 //! queue is bounded too (writers wait for it). A stream that sent nothing for the idle time
-//! (300 s, as PocketBase; `BAAS_REALTIME_IDLE_SECS` changes it) is closed.
+//! (300 s, as PocketBase; `serve --realtime-idle` changes it) is closed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -153,7 +153,8 @@ pub struct Hub {
     started: OnceCell<()>,
     /// Tells this instance's notifications from the others'.
     origin: String,
-    idle: Duration,
+    /// How long a stream may send nothing, in milliseconds.
+    idle_ms: AtomicU64,
 }
 
 impl Default for Hub {
@@ -165,7 +166,6 @@ impl Default for Hub {
 impl Hub {
     pub fn new() -> Hub {
         let (changes, pending) = mpsc::channel(CHANGES);
-        let idle = std::env::var("BAAS_REALTIME_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
         Hub {
             clients: RwLock::new(HashMap::new()),
             connected: AtomicUsize::new(0),
@@ -174,8 +174,17 @@ impl Hub {
             pending: Mutex::new(Some(pending)),
             started: OnceCell::new(),
             origin: id::random_string(16, id::TOKEN_KEY_ALPHABET),
-            idle: Duration::from_secs(idle),
+            idle_ms: AtomicU64::new(300_000),
         }
+    }
+
+    /// Sets how long a stream may send nothing before it is closed (default 300 s).
+    pub fn set_idle(&self, idle: Duration) {
+        self.idle_ms.store(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle_ms.load(Ordering::Relaxed))
     }
 
     /// The number of open streams.
@@ -324,7 +333,7 @@ pub async fn connect(State(app): State<AppState>) -> Response {
     let (client, rx) = hub.join();
     let id = client.id.clone();
     let hello = Message { event: "PB_CONNECT".into(), data: json!({"clientId": id}).to_string().into() };
-    let stream = Stream { first: Some(hello), rx, client, leave: Leave { app: app.clone(), id }, idle: hub.idle };
+    let stream = Stream { first: Some(hello), rx, client, leave: Leave { app: app.clone(), id }, idle: hub.idle() };
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let message = match s.first.take() {
             Some(m) => m,

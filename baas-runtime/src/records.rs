@@ -223,7 +223,7 @@ fn hook_cx(req: &RequestCx) -> HookContext<'_> {
 
 /// `GET /api/collections/{c}/records`
 pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiResult<Value> {
-    let params = ListParams::parse(&req.query)?;
+    let params = ListParams::parse(&req.query, req.is_superuser())?;
     let dialect = app.db().dialect();
     // The filter's parameters are numbered after the rule's.
     let rule_binds = match gate(&coll, Action::List, &req, dialect)? {

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use baas_schema::ir::system;
 use baas_schema::sql::BindValue;
 use serde_json::{Map, Value};
@@ -17,7 +18,7 @@ use serde_json::{Map, Value};
 use crate::app::{AppState, Coll, Record};
 use crate::error::ApiError;
 use crate::files::Upload;
-use crate::{records, token, values};
+use crate::{limits, records, token, values};
 
 /// The authenticated caller.
 #[derive(Clone)]
@@ -162,12 +163,13 @@ impl FromRequest<AppState> for RequestCx {
         let mut uploads = Vec::new();
         let body = if content_type.starts_with("multipart/form-data") {
             let req = Request::from_parts(parts.clone(), body);
-            let multipart = Multipart::from_request(req, app).await.map_err(|_| ApiError::invalid_request())?;
+            let multipart = Multipart::from_request(req, app).await.map_err(|e| limits::body_error(&e))?;
             let mut body = read_multipart(multipart, &mut uploads).await?;
             crate::files::add_to_body(&mut body, &uploads);
             Some(body)
         } else {
-            let bytes = axum::body::to_bytes(body, 32 << 20).await.map_err(|_| ApiError::invalid_request())?;
+            // The route's `BodyLimit` bounds what is read here.
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| limits::body_error(&e))?;
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 None
             } else {
@@ -192,15 +194,25 @@ impl FromRequest<AppState> for RequestCx {
 /// Reads a multipart body: plain parts into the body, file parts into `uploads`.
 async fn read_multipart(mut multipart: Multipart, uploads: &mut Vec<Upload>) -> Result<Map<String, Value>, ApiError> {
     let mut parts = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|_| ApiError::invalid_request())? {
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        // A part whose disposition is not UTF-8 (a file name in another encoding) would lose
+        // its file name and pass as a plain value: refused instead.
+        if field.headers().get(header::CONTENT_DISPOSITION).is_some_and(|v| std::str::from_utf8(v.as_bytes()).is_err())
+        {
+            return Err(ApiError::invalid_request());
+        }
         let name = field.name().unwrap_or_default().to_owned();
         if let Some(original) = field.file_name().map(str::to_owned) {
-            let bytes = field.bytes().await.map_err(|_| ApiError::invalid_request())?;
+            let bytes = field.bytes().await.map_err(multipart_error)?;
             uploads.push(Upload::new(name, original, bytes));
             continue;
         }
-        let text = field.text().await.map_err(|_| ApiError::invalid_request())?;
+        let text = field.text().await.map_err(multipart_error)?;
         parts.push((name, text));
     }
     values::from_multipart_parts(parts).map_err(|_| ApiError::invalid_request())
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE { limits::too_large() } else { limits::body_error(&e) }
 }

@@ -62,9 +62,46 @@ mod client {
     impl Api {
         /// Starts a fresh backend.
         pub fn start() -> Api {
-            let server = support::start_on(super::binary(), super::engine());
+            Api::start_with(&[])
+        }
+
+        /// Starts a fresh backend with extra environment variables (`serve`'s flags).
+        pub fn start_with(env: &[(&str, &str)]) -> Api {
+            let server = support::start_with(super::binary(), super::engine(), env);
             let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
             Api { server, agent }
+        }
+
+        /// Starts a fresh backend whose limit on open files is `open_files`.
+        pub fn start_with_open_files(open_files: u64) -> Api {
+            let server = support::start_with_open_files(super::binary(), super::engine(), &[], open_files);
+            let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            Api { server, agent }
+        }
+
+        /// The server's `host:port`.
+        pub fn addr(&self) -> &str {
+            self.server.url.trim_start_matches("http://")
+        }
+
+        /// Sends `request` as raw bytes on a new connection and reads until the server closes
+        /// it: the status and the body (PocketBase's error JSON when the status is an error).
+        pub fn raw(&self, request: &[u8]) -> Resp {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(self.addr()).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).expect("timeout");
+            stream.write_all(request).expect("send");
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).expect("read the answer");
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+            let mut lines = head.lines();
+            let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            Resp { status, headers, text: body.to_owned() }
         }
 
         /// Sends a request. `headers` are added as given; a body is sent as JSON text.
@@ -1571,4 +1608,227 @@ fn request_endpoints_of_auth_collections() {
     assert_eq!(r.expect(400)["data"]["email"]["code"], "validation_is_email");
     let r = api.post(&format!("{base}/request-otp"), None, &json!({"email": "nobody@example.com"}));
     assert_eq!(r.expect(403), error(403, "The collection is not configured to allow OTP authentication.", json!({})));
+}
+
+// --- Bounds: timeouts, the connection cap, body limits, bad input (README, Security model) --
+
+mod bounds {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::client::{Api, error};
+    use super::{BAD_REQUEST, enc};
+
+    /// Opens a connection to `api` and sends `bytes` (maybe nothing).
+    fn open(api: &Api, bytes: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(api.addr()).expect("connect");
+        stream.write_all(bytes).expect("send");
+        stream
+    }
+
+    /// Reads until the server closes the connection; panics when it is still open after
+    /// `within` of silence. What was read, as text.
+    #[track_caller]
+    fn closed_within(stream: &mut TcpStream, within: Duration) -> String {
+        stream.set_read_timeout(Some(within)).expect("timeout");
+        let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return String::from_utf8_lossy(&got).into_owned(),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return String::from_utf8_lossy(&got).into_owned(),
+                Err(e) => {
+                    panic!("the connection is still open ({e}); read so far: {:?}", String::from_utf8_lossy(&got))
+                }
+            }
+        }
+    }
+
+    /// Reads one response's head and its `Content-Length` body, leaving the connection open.
+    fn read_response(stream: &mut TcpStream) -> (u16, String) {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+                    return (status, body.to_owned());
+                }
+            }
+            let n = stream.read(&mut buf).expect("read the answer");
+            assert!(n > 0, "closed before a whole answer: {text:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn slow_headers_and_silent_connections_are_closed() {
+        let api = Api::start_with(&[("BAAS_HEADER_TIMEOUT_SECS", "1"), ("BAAS_IDLE_TIMEOUT_SECS", "60")]);
+        let mut slow = open(&api, b"GET /api/health HTTP/1.1\r\nHost: x\r\n");
+        let mut silent = open(&api, b"");
+        closed_within(&mut slow, Duration::from_secs(10));
+        closed_within(&mut silent, Duration::from_secs(10));
+        assert_eq!(api.raw(HEALTH).status, 200);
+    }
+
+    #[test]
+    fn idle_keep_alive_connections_are_closed() {
+        let api = Api::start_with(&[("BAAS_HEADER_TIMEOUT_SECS", "60"), ("BAAS_IDLE_TIMEOUT_SECS", "1")]);
+        let mut kept = open(&api, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(read_response(&mut kept).0, 200);
+        // The connection stays usable until it has been idle for a second.
+        kept.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n").expect("send");
+        assert_eq!(read_response(&mut kept).0, 200);
+        assert_eq!(closed_within(&mut kept, Duration::from_secs(10)), "");
+    }
+
+    #[test]
+    fn a_realtime_stream_that_sends_nothing_is_closed() {
+        let api = Api::start_with(&[("BAAS_REALTIME_IDLE_SECS", "1")]);
+        let mut stream = open(&api, b"GET /api/realtime HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let sent = closed_within(&mut stream, Duration::from_secs(10));
+        assert!(sent.contains("event:PB_CONNECT"), "{sent}");
+    }
+
+    #[test]
+    fn a_slow_body_is_answered_408() {
+        let api = Api::start_with(&[("BAAS_BODY_TIMEOUT_SECS", "1")]);
+        let mut slow = open(
+            &api,
+            b"POST /api/collections/posts/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"title\":",
+        );
+        let (status, body) = read_response(&mut slow);
+        assert_eq!(status, 408);
+        let body: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(body, error(408, "Request Timeout.", json!({})));
+    }
+
+    #[test]
+    fn past_the_connection_cap_idle_connections_make_room_and_busy_ones_are_kept() {
+        let api = Api::start_with(&[("BAAS_MAX_CONNECTIONS", "20")]);
+        let mut idle: Vec<TcpStream> = (0..40).map(|_| open(&api, b"")).collect();
+        // Health answers past the cap: the connections idle the longest were closed for it.
+        assert_eq!(api.raw(HEALTH).status, 200);
+        closed_within(&mut idle[0], Duration::from_secs(10));
+
+        // Twenty realtime streams are twenty busy connections: they stay, and a connection
+        // past them is answered 503 in PocketBase's error JSON.
+        let mut streams: Vec<TcpStream> =
+            (0..20).map(|_| open(&api, b"GET /api/realtime HTTP/1.1\r\nHost: x\r\n\r\n")).collect();
+        for stream in &mut streams {
+            stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).expect("the stream's first frame");
+            assert!(String::from_utf8_lossy(&buf[..n]).contains("200 OK"), "a stream opened");
+        }
+        let refused = api.raw(HEALTH);
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.json(), error(503, "Too many open connections, try again later.", json!({})));
+        drop(streams);
+    }
+
+    #[test]
+    fn idle_connections_past_the_open_files_limit_do_not_keep_health_out() {
+        // 512 descriptors make a cap of 384 connections: 626 idle ones do not stop health.
+        let api = Api::start_with_open_files(512);
+        let idle: Vec<TcpStream> = (0..626).map(|_| open(&api, b"")).collect();
+        assert_eq!(api.raw(HEALTH).status, 200);
+        assert_eq!(api.get("/api/health", None).status, 200);
+        drop(idle);
+    }
+
+    #[test]
+    fn a_large_body_is_refused_before_it_is_read() {
+        let api = Api::start();
+        // 30 MB announced, none sent: the answer comes without waiting for the body.
+        let r = api.raw(
+            b"POST /api/realtime HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 31457280\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.expect(413), error(413, "Request Entity Too Large.", json!({})));
+        let r = api.raw(
+            b"POST /api/collections/users/auth-with-password HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/json\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.expect(413), error(413, "Request Entity Too Large.", json!({})));
+        // Record writes keep their file-aware limit (32 MiB here).
+        let r = api.raw(
+            b"POST /api/collections/posts/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 40000000\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.expect(413), error(413, "Request Entity Too Large.", json!({})));
+        // Under the limit, the body is read as before.
+        let r = api.post("/api/realtime", None, &json!({"clientId": "nope", "subscriptions": []}));
+        assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn bad_input_is_answered_with_error_json() {
+        let api = Api::start();
+        let alice = api.user("alice@example.com", "Alice");
+        let admin = api.admin();
+        let post = api.post_of(&alice, "Hi", json!({}));
+        let bad = error(400, BAD_REQUEST, json!({}));
+        let list = |query: &str, token: &str| api.get(&format!("/api/collections/posts/records?{query}"), Some(token));
+
+        let many = vec!["title"; 2001].join(",");
+        let nine = vec!["title"; 9].join(",");
+        for sort in [",", "title,", ",title", " , ", "-", "title,,id", many.as_str(), nine.as_str()] {
+            for token in [&alice.token, &admin] {
+                assert_eq!(list(&format!("sort={}", enc(sort)), token).expect(400), bad, "sort={sort}");
+            }
+        }
+        let eight = vec!["title"; 8].join(",");
+        assert_eq!(list(&format!("sort={eight}"), &alice.token).expect(200)["totalItems"], 1);
+        // The offset, (page - 1) × perPage, would not fit a 64-bit integer.
+        assert_eq!(list("page=9223372036854775807", &alice.token).expect(400), bad);
+        assert_eq!(list("page=9223372036854775807&perPage=1", &alice.token).expect(200)["items"], json!([]));
+        // A superuser is told the sort cannot be done, not that only superusers may do it.
+        assert_eq!(list(&format!("sort={}", enc("@request.auth.id")), &admin).expect(400), bad);
+
+        // A URI of 60 KB.
+        let long = format!("GET /api/health?x={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "a".repeat(60_000));
+        assert_eq!(api.raw(long.as_bytes()).expect(414), error(414, "URI Too Long.", json!({})));
+        // A path that is not UTF-8 once decoded.
+        let path = format!("/api/files/posts/{post}/%c0%ae%c0%ae");
+        let r = api.raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes());
+        assert_eq!(r.expect(400), bad);
+        // A body that is not JSON; a method the route does not have.
+        assert_eq!(api.send("POST", "/api/realtime", &[], Some("{")).expect(400), bad);
+        let r = api.send("DELETE", "/api/health", &[], None);
+        assert_eq!(r.expect(405), error(405, "Method Not Allowed.", json!({})));
+
+        // An upload whose file name is not UTF-8 is refused, not stored without its file.
+        let mut body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nUpload\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"author\"\r\n\r\n{}\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"",
+            alice.id
+        )
+        .into_bytes();
+        body.extend_from_slice(b"\xff\xfe.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n");
+        let mut request = format!(
+            "POST /api/collections/posts/records HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            alice.token,
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(&body);
+        assert_eq!(api.raw(&request).expect(400), bad);
+        assert_eq!(list("", &alice.token).expect(200)["totalItems"], 1);
+    }
 }

@@ -245,21 +245,33 @@ pub fn start(bin: &Path) -> Server {
 
 /// Starts `bin` on a fresh database of `engine` with one superuser, and waits until it answers.
 pub fn start_on(bin: &Path, engine: Engine) -> Server {
-    start_configured(bin, engine, None, &[])
+    start_configured(bin, engine, None, &[], None)
 }
 
 /// [`start_on`], with uploaded files in `files` (a `--storage` value) instead of a temporary
 /// folder.
 pub fn start_with_files(bin: &Path, engine: Engine, files: Option<&str>) -> Server {
-    start_configured(bin, engine, files, &[])
+    start_configured(bin, engine, files, &[], None)
 }
 
 /// [`start_on`], with extra environment variables for the server.
 pub fn start_with(bin: &Path, engine: Engine, env: &[(&str, &str)]) -> Server {
-    start_configured(bin, engine, None, env)
+    start_configured(bin, engine, None, env, None)
 }
 
-fn start_configured(bin: &Path, engine: Engine, files: Option<&str>, env: &[(&str, &str)]) -> Server {
+/// [`start_with`], with the server's limit on open files set to `open_files` (soft and hard,
+/// through `prlimit`).
+pub fn start_with_open_files(bin: &Path, engine: Engine, env: &[(&str, &str)], open_files: u64) -> Server {
+    start_configured(bin, engine, None, env, Some(open_files))
+}
+
+fn start_configured(
+    bin: &Path,
+    engine: Engine,
+    files: Option<&str>,
+    env: &[(&str, &str)],
+    open_files: Option<u64>,
+) -> Server {
     let (storage, db) = Storage::new(engine);
     let status = Command::new(bin)
         .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--db", &db])
@@ -267,26 +279,33 @@ fn start_configured(bin: &Path, engine: Engine, files: Option<&str>, env: &[(&st
         .status()
         .expect("run superuser upsert");
     assert!(status.success(), "superuser upsert failed");
-    serve_configured(bin, &db, storage, files, env)
+    serve_configured(bin, &db, storage, files, env, open_files)
 }
 
 /// Starts `bin serve` on `db` (already prepared) and waits until it answers; `storage` lives
 /// as long as the server. Uploaded files go to a temporary folder.
 pub fn serve(bin: &Path, db: &str, storage: Storage) -> Server {
-    serve_configured(bin, db, storage, None, &[])
+    serve_configured(bin, db, storage, None, &[], None)
 }
 
 /// [`serve`], with uploaded files in `files` (a `--storage` value) when given.
 pub fn serve_with_files(bin: &Path, db: &str, storage: Storage, files: Option<&str>) -> Server {
-    serve_configured(bin, db, storage, files, &[])
+    serve_configured(bin, db, storage, files, &[], None)
 }
 
 /// [`serve`], with extra environment variables for the server.
 pub fn serve_with(bin: &Path, db: &str, storage: Storage, env: &[(&str, &str)]) -> Server {
-    serve_configured(bin, db, storage, None, env)
+    serve_configured(bin, db, storage, None, env, None)
 }
 
-fn serve_configured(bin: &Path, db: &str, storage: Storage, files: Option<&str>, env: &[(&str, &str)]) -> Server {
+fn serve_configured(
+    bin: &Path,
+    db: &str,
+    storage: Storage,
+    files: Option<&str>,
+    env: &[(&str, &str)],
+    open_files: Option<u64>,
+) -> Server {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let files_dir = files.is_none().then(|| TempDir::new("files"));
@@ -294,7 +313,16 @@ fn serve_configured(bin: &Path, db: &str, storage: Storage, files: Option<&str>,
         Some(dir) => dir.0.display().to_string(),
         None => files.unwrap_or_default().to_owned(),
     };
-    let child = Command::new(bin)
+    // `prlimit` sets the limit and executes the server in its own process.
+    let mut command = match open_files {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={n}:{n}")).arg("--").arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let child = command
         .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--db", db, "--storage", &files])
         .env_remove("DATABASE_URL")
         .env_remove("BAAS_STORAGE")
