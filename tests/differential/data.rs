@@ -7,6 +7,9 @@ use crate::rng::Rng;
 
 pub const PASSWORD: &str = "differential-1";
 
+/// The superuser caller (id, email), created with a fixed id on both servers.
+pub const SUPERUSER: (&str, &str) = ("superuser000001", "superuser@example.com");
+
 /// Names chosen for edge cases: mixed case, duplicates up to case, empty, non-ASCII (SQLite's
 /// `LOWER` only folds ASCII), `~`'s wildcard and escape characters, quotes.
 const NAMES: [&str; 10] = ["Alice", "alice", "ALICE", "Bob", "", "Émile", "50%_off", "O'Brien", "carol", "dave"];
@@ -14,8 +17,30 @@ const NAMES: [&str; 10] = ["Alice", "alice", "ALICE", "Bob", "", "Émile", "50%_
 /// Title words: case variants, words that look like literals (`null`, `true`, `0`), digits,
 /// `%` and `_`.
 const WORDS: [&str; 24] = [
-    "Rust", "rust", "SQLite", "pocketbase", "Hello", "hello", "world", "50%", "a_b", "Ünïcode", "2026", "recap", "null",
-    "true", "0", "news", "tech", "Zebra", "apple", "banana", "éclair", "x", "ab", "AB",
+    "Rust",
+    "rust",
+    "SQLite",
+    "pocketbase",
+    "Hello",
+    "hello",
+    "world",
+    "50%",
+    "a_b",
+    "Ünïcode",
+    "2026",
+    "recap",
+    "null",
+    "true",
+    "0",
+    "news",
+    "tech",
+    "Zebra",
+    "apple",
+    "banana",
+    "éclair",
+    "x",
+    "ab",
+    "AB",
 ];
 
 pub const TAGS: [&str; 3] = ["news", "tech", "life"];

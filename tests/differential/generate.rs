@@ -79,17 +79,55 @@ fn back_relations(collection: &str) -> &'static [(&'static str, &'static str)] {
 /// Sort keys per collection (a `-` may be put in front of each).
 fn sort_keys(collection: &str) -> &'static [&'static str] {
     match collection {
-        "users" => &["name", "email", "verified", "emailVisibility", "id", "created", "name:lower", "posts_via_author.views", "@random"],
-        "posts" => &[
-            "title", "body", "published", "views", "author", "tags", "id", "created", "updated", "attachment",
-            "author.name", "author.email", "author.verified", "title:lower", "author.name:lower",
-            "comments_via_post.text", "@random",
+        "users" => &[
+            "name",
+            "email",
+            "verified",
+            "emailVisibility",
+            "id",
+            "created",
+            "name:lower",
+            "posts_via_author.views",
+            "@random",
         ],
-        _ => &["text", "post", "author", "id", "created", "post.title", "post.views", "post.published", "post.author.name", "author.name", "text:lower", "@random"],
+        "posts" => &[
+            "title",
+            "body",
+            "published",
+            "views",
+            "author",
+            "tags",
+            "id",
+            "created",
+            "updated",
+            "attachment",
+            "author.name",
+            "author.email",
+            "author.verified",
+            "title:lower",
+            "author.name:lower",
+            "comments_via_post.text",
+            "@random",
+        ],
+        _ => &[
+            "text",
+            "post",
+            "author",
+            "id",
+            "created",
+            "post.title",
+            "post.views",
+            "post.published",
+            "post.author.name",
+            "author.name",
+            "text:lower",
+            "@random",
+        ],
     }
 }
 
-pub const OPERATORS: [&str; 16] = ["=", "!=", ">", ">=", "<", "<=", "~", "!~", "?=", "?!=", "?>", "?>=", "?<", "?<=", "?~", "?!~"];
+pub const OPERATORS: [&str; 16] =
+    ["=", "!=", ">", ">=", "<", "<=", "~", "!~", "?=", "?!=", "?>", "?>=", "?<", "?<=", "?~", "?!~"];
 
 /// A filter expression, kept as a tree so that a differing filter can be shrunk.
 #[derive(Clone, Debug)]
@@ -236,7 +274,11 @@ impl Generator<'_> {
             }
             _ => self.path(collection, 1).text,
         };
-        if self.rng.chance(0.08) { format!("{right} {op} {}", left.text) } else { format!("{} {op} {right}", left.text) }
+        if self.rng.chance(0.08) {
+            format!("{right} {op} {}", left.text)
+        } else {
+            format!("{} {op} {right}", left.text)
+        }
     }
 
     /// A field path from `collection`: an own field, through forward relations, through
@@ -311,8 +353,26 @@ impl Generator<'_> {
                     3 => self.rng.pick(&data.users).email.clone(),
                     4 => self.rng.pick(&data.posts).id.clone(),
                     _ => (*self.rng.pick(&[
-                        "", "%", "_", "a_b", "50%", "%li%", "A%", "%o", "e", "o", "null", "true", "0", "rust", "RUST",
-                        "hello world", "ünïcode", "example", "alice", "2026",
+                        "",
+                        "%",
+                        "_",
+                        "a_b",
+                        "50%",
+                        "%li%",
+                        "A%",
+                        "%o",
+                        "e",
+                        "o",
+                        "null",
+                        "true",
+                        "0",
+                        "rust",
+                        "RUST",
+                        "hello world",
+                        "ünïcode",
+                        "example",
+                        "alice",
+                        "2026",
                     ]))
                     .into(),
                 };
@@ -322,11 +382,30 @@ impl Generator<'_> {
                 "0", "1", "5", "10", "42", "100", "500", "999", "1000", "-1", "2.5", "\"42\"", "\"0\"", "\"\"", "true",
             ]))
             .into(),
-            Ty::Bool => (*self.rng.pick(&["true", "false", "true", "false", "1", "0", "\"true\"", "\"false\"", "\"\""])).into(),
+            Ty::Bool => {
+                (*self.rng.pick(&["true", "false", "true", "false", "1", "0", "\"true\"", "\"false\"", "\"\""])).into()
+            }
             Ty::Date => (*self.rng.pick(&[
-                "\"2026\"", "\"2027\"", "\"2000\"", "\"2026-12\"", "\"2000-01-01\"", "\"2000-01-01 00:00:00\"",
-                "\"2100-01-01 00:00:00.000Z\"", "\"2100-01-01T00:00:00Z\"", "\"\"", "@now", "@yesterday", "@tomorrow",
-                "@todayStart", "@todayEnd", "@monthStart", "@monthEnd", "@yearStart", "@yearEnd", "2026", "0",
+                "\"2026\"",
+                "\"2027\"",
+                "\"2000\"",
+                "\"2026-12\"",
+                "\"2000-01-01\"",
+                "\"2000-01-01 00:00:00\"",
+                "\"2100-01-01 00:00:00.000Z\"",
+                "\"2100-01-01T00:00:00Z\"",
+                "\"\"",
+                "@now",
+                "@yesterday",
+                "@tomorrow",
+                "@todayStart",
+                "@todayEnd",
+                "@monthStart",
+                "@monthEnd",
+                "@yearStart",
+                "@yearEnd",
+                "2026",
+                "0",
             ]))
             .into(),
             Ty::Rel(target) => match self.rng.below(10) {
@@ -340,7 +419,11 @@ impl Generator<'_> {
                 _ => "@request.auth.id".into(),
             },
             Ty::Select => {
-                let tag = if self.rng.chance(0.7) { *self.rng.pick(&TAGS) } else { *self.rng.pick(&["", "other", "Tech", "e"]) };
+                let tag = if self.rng.chance(0.7) {
+                    *self.rng.pick(&TAGS)
+                } else {
+                    *self.rng.pick(&["", "other", "Tech", "e"])
+                };
                 quote(tag)
             }
             Ty::File => (*self.rng.pick(&["\"\"", "\"x\"", "\"png\""])).into(),
@@ -349,10 +432,24 @@ impl Generator<'_> {
 
     fn request_atom(&mut self, collection: &'static str) -> String {
         let own: &[&str] = match collection {
-            "posts" => &["author = @request.auth.id", "@request.auth.id = author", "author.name = @request.auth.name",
-                         "comments_via_post.author ?= @request.auth.id", "author != @request.auth.id"],
-            "comments" => &["author = @request.auth.id", "post.author = @request.auth.id", "post.author.name = @request.auth.name"],
-            _ => &["id = @request.auth.id", "name = @request.auth.name", "email = @request.auth.email", "posts_via_author.author ?= @request.auth.id"],
+            "posts" => &[
+                "author = @request.auth.id",
+                "@request.auth.id = author",
+                "author.name = @request.auth.name",
+                "comments_via_post.author ?= @request.auth.id",
+                "author != @request.auth.id",
+            ],
+            "comments" => &[
+                "author = @request.auth.id",
+                "post.author = @request.auth.id",
+                "post.author.name = @request.auth.name",
+            ],
+            _ => &[
+                "id = @request.auth.id",
+                "name = @request.auth.name",
+                "email = @request.auth.email",
+                "posts_via_author.author ?= @request.auth.id",
+            ],
         };
         if self.rng.chance(0.5) {
             return (*self.rng.pick(own)).into();
@@ -379,7 +476,12 @@ impl Generator<'_> {
     /// the same reference (PocketBase joins one row per reference name).
     fn collection_atom(&mut self, collection: &'static str) -> Expr {
         let links: &[(&str, &str, &str)] = match collection {
-            "posts" => &[("comments", "post", "id"), ("comments", "author", "author"), ("users", "id", "author"), ("posts", "author", "author")],
+            "posts" => &[
+                ("comments", "post", "id"),
+                ("comments", "author", "author"),
+                ("users", "id", "author"),
+                ("posts", "author", "author"),
+            ],
             "comments" => &[("posts", "id", "post"), ("users", "id", "author"), ("comments", "post", "post")],
             _ => &[("posts", "author", "id"), ("comments", "author", "id")],
         };
@@ -389,7 +491,8 @@ impl Generator<'_> {
             "posts" => "posts",
             _ => "comments",
         };
-        let prefix = if self.rng.chance(0.4) { format!("@collection.{other}:x") } else { format!("@collection.{other}") };
+        let prefix =
+            if self.rng.chance(0.4) { format!("@collection.{other}:x") } else { format!("@collection.{other}") };
         let mut items = Vec::new();
         let mut joins = Vec::new();
         if self.rng.chance(0.8) {
@@ -414,18 +517,42 @@ impl Generator<'_> {
         let field = if collection == "posts" && self.rng.chance(0.3) { "author.created" } else { "created" };
         match self.rng.below(3) {
             0 => {
-                let m = self.rng.pick(&["@now", "@yesterday", "@tomorrow", "@todayStart", "@todayEnd", "@monthStart", "@monthEnd", "@yearStart", "@yearEnd"]);
+                let m = self.rng.pick(&[
+                    "@now",
+                    "@yesterday",
+                    "@tomorrow",
+                    "@todayStart",
+                    "@todayEnd",
+                    "@monthStart",
+                    "@monthEnd",
+                    "@yearStart",
+                    "@yearEnd",
+                ]);
                 let op = self.rng.pick(&["<", "<=", ">", ">=", "=", "!="]);
                 format!("{field} {op} {m}")
             }
             1 => (*self.rng.pick(&[
-                "@year >= 2026", "@year = 1999", "@month <= 12", "@month > 12", "@day >= 1", "@weekday < 7",
-                "@hour >= 0", "@minute < 60", "@second >= 0", "@now > \"2000-01-01\"", "@now < \"2000\"", "@todayStart <= @now",
+                "@year >= 2026",
+                "@year = 1999",
+                "@month <= 12",
+                "@month > 12",
+                "@day >= 1",
+                "@weekday < 7",
+                "@hour >= 0",
+                "@minute < 60",
+                "@second >= 0",
+                "@now > \"2000-01-01\"",
+                "@now < \"2000\"",
+                "@todayStart <= @now",
             ]))
             .into(),
             _ => {
                 let m = self.rng.pick(&["@year", "@month", "@day", "@weekday"]);
-                format!("{} {} {m}", if collection == "posts" { "views" } else { "0" }, self.rng.pick(&[">", "<", "=", "!="]))
+                format!(
+                    "{} {} {m}",
+                    if collection == "posts" { "views" } else { "0" },
+                    self.rng.pick(&[">", "<", "=", "!="])
+                )
             }
         }
     }
@@ -437,7 +564,14 @@ impl Generator<'_> {
             _ => "created",
         };
         let format = self.rng.pick(&["'%Y'", "'%Y-%m'", "'%Y-%m-%d'", "'%j'", "'%H'"]);
-        let (op, value) = *self.rng.pick(&[("=", "\"2026\""), (">", "\"2000\""), ("<", "\"2000\""), ("!=", "\"\""), ("=", "\"\""), ("~", "\"20\"")]);
+        let (op, value) = *self.rng.pick(&[
+            ("=", "\"2026\""),
+            (">", "\"2000\""),
+            ("<", "\"2000\""),
+            ("!=", "\"\""),
+            ("=", "\"\""),
+            ("~", "\"20\""),
+        ]);
         format!("strftime({format}, {field}) {op} {value}")
     }
 

@@ -55,17 +55,35 @@ pub fn load(path: &std::path::Path) -> Vec<Known> {
         .enumerate()
         .map(|(i, e)| {
             let field = |name: &str| e.get(name).and_then(Value::as_str).map(str::to_owned);
-            let need = |name: &str| field(name).unwrap_or_else(|| panic!("{}: entry {i} has no `{name}`", path.display()));
+            let need =
+                |name: &str| field(name).unwrap_or_else(|| panic!("{}: entry {i} has no `{name}`", path.display()));
             let regex = |name: &str| {
-                field(name).map(|r| Regex::new(&r).unwrap_or_else(|err| panic!("{}: entry {i}: `{name}`: {err}", path.display())))
+                field(name).map(|r| {
+                    Regex::new(&r).unwrap_or_else(|err| panic!("{}: entry {i}: `{name}`: {err}", path.display()))
+                })
             };
             let status = |name: &str| e.get(name).and_then(Value::as_u64).map(|s| s as u16);
             let kind = need("kind");
-            assert!(kind == "bug" || kind == "deliberate", "{}: entry {i}: kind is `bug` or `deliberate`", path.display());
+            assert!(
+                kind == "bug" || kind == "deliberate",
+                "{}: entry {i}: kind is `bug` or `deliberate`",
+                path.display()
+            );
             for key in e.as_object().unwrap().keys() {
                 assert!(
-                    ["category", "kind", "description", "filter", "sort", "collection", "caller", "engine", "pocketbase", "baas"]
-                        .contains(&key.as_str()),
+                    [
+                        "category",
+                        "kind",
+                        "description",
+                        "filter",
+                        "sort",
+                        "collection",
+                        "caller",
+                        "engine",
+                        "pocketbase",
+                        "baas"
+                    ]
+                    .contains(&key.as_str()),
                     "{}: entry {i}: unknown key `{key}`",
                     path.display()
                 );

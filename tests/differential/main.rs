@@ -56,7 +56,10 @@ impl Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let seed = match var("BAAS_DIFF_SEED").as_deref() {
             None => 1,
-            Some("random") => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000,
+            Some("random") => {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+                    % 1_000_000
+            }
             Some(s) => s.parse().expect("BAAS_DIFF_SEED is a number or `random`"),
         };
         Config {
@@ -94,7 +97,7 @@ impl Side {
             tokens: [
                 None,
                 Some(token(url, "users", &user.email, data::PASSWORD)),
-                Some(token(url, "_superusers", support::ADMIN_EMAIL, support::ADMIN_PASSWORD)),
+                Some(token(url, "_superusers", data::SUPERUSER.1, data::PASSWORD)),
             ],
         }
     }
@@ -185,24 +188,33 @@ impl Run<'_> {
         (a, b, agree)
     }
 
-    /// Shrinks a differing query: the sort alone, the filter alone (then its operands, as long
-    /// as they still differ).
-    fn shrink(&self, caller: usize, query: &Query) -> (String, String) {
-        let filter = query.filter.as_ref();
-        let text = filter.map(Expr::render).unwrap_or_default();
-        if !query.sort.is_empty() && filter.is_some() {
-            if !self.compare(caller, query.collection, "", &query.sort).2 {
-                return (String::new(), query.sort.clone());
-            }
-            if self.compare(caller, query.collection, &text, "").2 {
-                return (text, query.sort.clone());
-            }
+    /// Shrinks a differing query to the differences it is made of: the sort alone, the filter
+    /// alone (then its operands, as long as they still differ), or both together when neither
+    /// differs alone.
+    fn shrink(&self, caller: usize, query: &Query) -> Vec<(String, String)> {
+        let Some(filter) = &query.filter else { return vec![(String::new(), query.sort.clone())] };
+        if query.sort.is_empty() {
+            return vec![self.shrink_filter(caller, query.collection, filter)];
         }
-        let sort = if filter.is_some() { String::new() } else { query.sort.clone() };
-        let Some(mut current) = filter.cloned() else { return (text, sort) };
+        let mut out = Vec::new();
+        if !self.compare(caller, query.collection, "", &query.sort).2 {
+            out.push((String::new(), query.sort.clone()));
+        }
+        if !self.compare(caller, query.collection, &filter.render(), "").2 {
+            out.push(self.shrink_filter(caller, query.collection, filter));
+        }
+        if out.is_empty() {
+            out.push((filter.render(), query.sort.clone()));
+        }
+        out
+    }
+
+    fn shrink_filter(&self, caller: usize, collection: &str, filter: &Expr) -> (String, String) {
+        let sort = String::new();
+        let mut current = filter.clone();
         'shrink: loop {
             for smaller in current.smaller() {
-                if !self.compare(caller, query.collection, &smaller.render(), &sort).2 {
+                if !self.compare(caller, collection, &smaller.render(), &sort).2 {
                     current = smaller;
                     continue 'shrink;
                 }
@@ -232,7 +244,12 @@ fn run(engine: Engine) {
             s.spawn(move || seed(url, data));
         }
     });
-    let run = Run { pb: Side::new(&pocketbase.url, &data), baas: Side::new(&baas.url, &data), config: &config, engine: engine_name };
+    let run = Run {
+        pb: Side::new(&pocketbase.url, &data),
+        baas: Side::new(&baas.url, &data),
+        config: &config,
+        engine: engine_name,
+    };
     let seeded = started.elapsed();
 
     let queries = config.cases.div_ceil(CALLERS.len());
@@ -246,35 +263,40 @@ fn run(engine: Engine) {
         let filter = query.filter.as_ref().map(Expr::render).unwrap_or_default();
         for (caller, caller_name) in CALLERS.iter().enumerate() {
             let (a, b, agree) = run.compare(caller, query.collection, &filter, &query.sort);
-            *stats.entry(if agree { if a.status == 200 { "agree (200)" } else { "agree (error)" } } else { "differ" }).or_default() += 1;
+            *stats
+                .entry(if agree { if a.status == 200 { "agree (200)" } else { "agree (error)" } } else { "differ" })
+                .or_default() += 1;
             if agree {
                 continue;
             }
-            let (small_filter, small_sort) = run.shrink(caller, &query);
-            let (pb, ba, _) = run.compare(caller, query.collection, &small_filter, &small_sort);
-            let (pb, ba) = if same(&pb, &ba, generate::ordered(&small_sort)) { (a, b) } else { (pb, ba) };
-            let generated = (small_filter != filter || small_sort != query.sort).then(|| (filter.clone(), query.sort.clone()));
-            let seen = known::Seen {
-                filter: &small_filter,
-                sort: &small_sort,
-                collection: query.collection,
-                caller: caller_name,
-                engine: engine_name,
-                pocketbase: pb.status,
-                baas: ba.status,
-            };
-            differences.push(Difference {
-                case,
-                caller: caller_name,
-                collection: query.collection,
-                ordered: generate::ordered(&small_sort),
-                known: known.iter().position(|k| k.matches(&seen)),
-                filter: small_filter,
-                sort: small_sort,
-                generated,
-                pocketbase: pb,
-                baas: ba,
-            });
+            for (small_filter, small_sort) in run.shrink(caller, &query) {
+                let (pb, ba, _) = run.compare(caller, query.collection, &small_filter, &small_sort);
+                let (pb, ba) =
+                    if same(&pb, &ba, generate::ordered(&small_sort)) { (a.clone(), b.clone()) } else { (pb, ba) };
+                let generated =
+                    (small_filter != filter || small_sort != query.sort).then(|| (filter.clone(), query.sort.clone()));
+                let seen = known::Seen {
+                    filter: &small_filter,
+                    sort: &small_sort,
+                    collection: query.collection,
+                    caller: caller_name,
+                    engine: engine_name,
+                    pocketbase: pb.status,
+                    baas: ba.status,
+                };
+                differences.push(Difference {
+                    case,
+                    caller: caller_name,
+                    collection: query.collection,
+                    ordered: generate::ordered(&small_sort),
+                    known: known.iter().position(|k| k.matches(&seen)),
+                    filter: small_filter,
+                    sort: small_sort,
+                    generated,
+                    pocketbase: pb,
+                    baas: ba,
+                });
+            }
         }
     }
     let compared = started.elapsed();
@@ -313,7 +335,10 @@ fn run(engine: Engine) {
 
 fn seed(url: &str, data: &Data) {
     let admin = token(url, "_superusers", support::ADMIN_EMAIL, support::ADMIN_PASSWORD);
-    for (collection, body) in data.creates() {
+    // The superuser caller has the same id on both servers (filters compare `@request.auth.id`).
+    let (id, email) = data::SUPERUSER;
+    let superuser = json!({"id": id, "email": email, "password": data::PASSWORD, "passwordConfirm": data::PASSWORD});
+    for (collection, body) in std::iter::once(("_superusers", superuser)).chain(data.creates()) {
         let (status, answer) =
             support::request("POST", &format!("{url}/api/collections/{collection}/records"), Some(&admin), Some(&body));
         assert_eq!(status, 200, "seeding {collection} on {url}: {body} → {answer}");
@@ -323,14 +348,7 @@ fn seed(url: &str, data: &Data) {
 /// A difference as a reproduction: how to replay it, both answers, where the lists part.
 fn describe(run: &Run, d: &Difference) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "- {} as {}: filter `{}` sort `{}`",
-        d.collection,
-        d.caller,
-        d.filter,
-        d.sort
-    );
+    let _ = writeln!(out, "- {} as {}: filter `{}` sort `{}`", d.collection, d.caller, d.filter, d.sort);
     if let Some((filter, sort)) = &d.generated {
         let _ = writeln!(out, "    (shrunk from filter `{filter}` sort `{sort}`)");
     }
@@ -341,7 +359,8 @@ fn describe(run: &Run, d: &Difference) -> String {
     let _ = writeln!(out, "    PocketBase: {}; baas: {}", answer(&d.pocketbase), answer(&d.baas));
     if d.pocketbase.status == 200 && d.baas.status == 200 {
         let (a, b) = (&d.pocketbase.ids, &d.baas.ids);
-        let only = |x: &[String], y: &[String]| x.iter().filter(|id| !y.contains(id)).take(5).cloned().collect::<Vec<_>>();
+        let only =
+            |x: &[String], y: &[String]| x.iter().filter(|id| !y.contains(id)).take(5).cloned().collect::<Vec<_>>();
         let (only_pb, only_baas) = (only(a, b), only(b, a));
         if !only_pb.is_empty() || !only_baas.is_empty() {
             let _ = writeln!(out, "    only in PocketBase: {only_pb:?}; only in baas: {only_baas:?}");

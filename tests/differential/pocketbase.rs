@@ -52,10 +52,7 @@ pub fn binary() -> &'static PathBuf {
 }
 
 fn installed(bin: &PathBuf) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION))
+    Command::new(bin).arg("--version").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(VERSION))
 }
 
 /// Starts PocketBase on a fresh data folder with the superuser of `support`, and creates the
