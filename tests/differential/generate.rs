@@ -126,6 +126,9 @@ fn sort_keys(collection: &str) -> &'static [&'static str] {
     }
 }
 
+/// The literal types a comparison may use against a field of another type.
+const CROSS: [Ty; 6] = [Ty::Text, Ty::Number, Ty::Bool, Ty::Date, Ty::Rel("users"), Ty::Select];
+
 pub const OPERATORS: [&str; 16] =
     ["=", "!=", ">", ">=", "<", "<=", "~", "!~", "?=", "?!=", "?>", "?>=", "?<", "?<=", "?~", "?!~"];
 
@@ -266,13 +269,20 @@ impl Generator<'_> {
     fn comparison(&mut self, collection: &'static str) -> String {
         let left = self.path(collection, 2);
         let op = self.op(left.ty, left.many);
+        // The timestamps differ between the servers: a date is compared with literals and
+        // macros only, never with another field or with a text that could match its digits.
+        let date = left.ty == Ty::Date;
         let right = match self.rng.below(100) {
             0..=79 => self.literal(left.ty, op),
             80..=89 => {
-                let ty = *self.rng.pick(&[Ty::Text, Ty::Number, Ty::Bool, Ty::Date, Ty::Rel("users"), Ty::Select]);
+                let types: &[Ty] = if date { &[Ty::Number, Ty::Bool, Ty::Rel("users"), Ty::Select] } else { &CROSS };
+                let ty = *self.rng.pick(types);
                 self.literal(ty, op)
             }
-            _ => self.path(collection, 1).text,
+            _ => match self.path(collection, 1) {
+                path if !date && path.ty != Ty::Date => path.text,
+                _ => self.literal(left.ty, op),
+            },
         };
         if self.rng.chance(0.08) {
             format!("{right} {op} {}", left.text)

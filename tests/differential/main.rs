@@ -382,6 +382,11 @@ fn describe(run: &Run, d: &Difference) -> String {
     out
 }
 
+/// `200:n` (items) or the status.
+fn brief(o: &Outcome) -> String {
+    if o.status == 200 { format!("200:{}", o.ids.len()) } else { o.status.to_string() }
+}
+
 /// Every difference grouped by category (the unlisted ones first), with a few examples each
 /// and the known categories this run did not meet.
 fn report(run: &Run, known: &[known::Known], differences: &[Difference]) -> String {
@@ -396,14 +401,24 @@ fn report(run: &Run, known: &[known::Known], differences: &[Difference]) -> Stri
             Some(i) => format!("{} ({}): {}", known[*i].category, known[*i].kind, known[*i].description),
         };
         let _ = writeln!(out, "## {title}: {} differences", ds.len());
-        let mut shown = Vec::new();
+        // Each distinct shrunk query once: the first few in full, then one line each.
+        let mut distinct: Vec<(&str, &str, Vec<&Difference>)> = Vec::new();
         for d in ds {
-            let key = (d.caller, d.filter.clone(), d.sort.clone());
-            if shown.contains(&key) || (category.is_some() && shown.len() >= 4) {
-                continue;
+            match distinct.iter_mut().find(|(f, s, _)| *f == d.filter && *s == d.sort) {
+                Some((_, _, same)) => same.push(d),
+                None => distinct.push((&d.filter, &d.sort, vec![d])),
             }
-            shown.push(key);
-            out.push_str(&describe(run, d));
+        }
+        for (_, _, same) in distinct.iter().take(if category.is_some() { 3 } else { usize::MAX }) {
+            out.push_str(&describe(run, same[0]));
+        }
+        if category.is_some() && distinct.len() > 3 {
+            let _ = writeln!(out, "  all {} distinct queries:", distinct.len());
+            for (filter, sort, same) in &distinct {
+                let callers: Vec<String> =
+                    same.iter().map(|d| format!("{} {}/{}", d.caller, brief(&d.pocketbase), brief(&d.baas))).collect();
+                let _ = writeln!(out, "    {} `{filter}` sort `{sort}` ({})", same[0].collection, callers.join(", "));
+            }
         }
         out.push('\n');
     }
