@@ -76,15 +76,6 @@ fn strip_times(v: &mut Value) {
     }
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 const PASSWORD: &str = "password-123";
 
 /// Writes the fixture through `c`; every id is fixed so both engines hold the same records.
@@ -207,8 +198,8 @@ fn sqlite_and_postgres_answer_alike() {
         for sort in sorts {
             paths.push(format!(
                 "/api/collections/posts/records?filter={}&sort={}&perPage=4&page=1",
-                enc(filter),
-                enc(sort)
+                support::encode(filter),
+                support::encode(sort)
             ));
         }
     }

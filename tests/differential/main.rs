@@ -105,10 +105,10 @@ impl Side {
     fn list(&self, caller: usize, collection: &str, filter: &str, sort: &str) -> Outcome {
         let mut url = format!("{}/api/collections/{collection}/records?perPage=500&fields=id", self.url);
         if !filter.is_empty() {
-            url.push_str(&format!("&filter={}", encode(filter)));
+            url.push_str(&format!("&filter={}", support::encode(filter)));
         }
         if !sort.is_empty() {
-            url.push_str(&format!("&sort={}", encode(sort)));
+            url.push_str(&format!("&sort={}", support::encode(sort)));
         }
         let (status, body) = support::request("GET", &url, self.tokens[caller].as_deref(), None);
         let ids = body["items"]
@@ -118,15 +118,6 @@ impl Side {
         let message = body["message"].as_str().unwrap_or_default().to_owned();
         Outcome { status, ids, total: body["totalItems"].as_i64(), message }
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Clone)]
@@ -182,8 +173,11 @@ struct Run<'a> {
 impl Run<'_> {
     /// Both answers to one request, and whether they agree.
     fn compare(&self, caller: usize, collection: &str, filter: &str, sort: &str) -> (Outcome, Outcome, bool) {
-        let a = self.pb.list(caller, collection, filter, sort);
-        let b = self.baas.list(caller, collection, filter, sort);
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| self.pb.list(caller, collection, filter, sort));
+            let b = self.baas.list(caller, collection, filter, sort);
+            (a.join().expect("the PocketBase request"), b)
+        });
         let agree = same(&a, &b, generate::ordered(sort));
         (a, b, agree)
     }
