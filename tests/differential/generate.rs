@@ -187,12 +187,14 @@ pub struct Query {
 }
 
 /// Whether the order of a list sorted by `sort` is fully determined by the data both servers
-/// share: a unique key (`id`, users' `email`) comes before `@random` and the timestamps (which
-/// differ between the servers) and before the end of the list.
+/// share: a unique key (`id`, users' `email`) comes before `@random`, the timestamps (which
+/// differ between the servers), a back-relation (several values per record: which one sorts
+/// is up to the engine) and the end of the list.
 pub fn ordered(sort: &str) -> bool {
     for key in sort.split(',').map(|k| k.trim().trim_start_matches(['-', '+'])) {
         match key {
             "@random" | "created" | "updated" => return false,
+            _ if key.contains("_via_") => return false,
             "id" | "email" => return true,
             _ => {}
         }

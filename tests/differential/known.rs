@@ -10,9 +10,9 @@ pub struct Known {
     pub description: String,
     filter: Option<Regex>,
     sort: Option<Regex>,
-    collection: Option<String>,
-    caller: Option<String>,
-    engine: Option<String>,
+    collection: Option<Vec<String>>,
+    caller: Option<Vec<String>>,
+    engine: Option<Vec<String>>,
     pocketbase: Option<u16>,
     baas: Option<u16>,
 }
@@ -30,7 +30,7 @@ pub struct Seen<'a> {
 
 impl Known {
     pub fn matches(&self, seen: &Seen) -> bool {
-        let text = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
+        let text = |want: &Option<Vec<String>>, got: &str| want.as_ref().is_none_or(|w| w.iter().any(|w| w == got));
         let status = |want: Option<u16>, got: u16| want.is_none_or(|w| w == got);
         self.filter.as_ref().is_none_or(|r| r.is_match(seen.filter))
             && self.sort.as_ref().is_none_or(|r| r.is_match(seen.sort))
@@ -44,8 +44,8 @@ impl Known {
 
 /// Reads the list; every entry needs `category`, `kind` (`bug` or `deliberate`) and
 /// `description`, and may narrow itself with `filter`/`sort` (regular expressions, searched
-/// in the shrunk filter and sort), `collection`, `caller`, `engine` and the `pocketbase` and
-/// `baas` statuses.
+/// in the shrunk filter and sort), `collection`, `caller`, `engine` (each a name or a list of
+/// names) and the `pocketbase` and `baas` statuses.
 pub fn load(path: &std::path::Path) -> Vec<Known> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -55,6 +55,15 @@ pub fn load(path: &std::path::Path) -> Vec<Known> {
         .enumerate()
         .map(|(i, e)| {
             let field = |name: &str| e.get(name).and_then(Value::as_str).map(str::to_owned);
+            // a string or a list of strings
+            let one_of = |name: &str| {
+                e.get(name).map(|v| match v {
+                    Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    v => {
+                        vec![v.as_str().unwrap_or_else(|| panic!("{}: entry {i}: `{name}`", path.display())).to_owned()]
+                    }
+                })
+            };
             let need =
                 |name: &str| field(name).unwrap_or_else(|| panic!("{}: entry {i} has no `{name}`", path.display()));
             let regex = |name: &str| {
@@ -94,9 +103,9 @@ pub fn load(path: &std::path::Path) -> Vec<Known> {
                 description: need("description"),
                 filter: regex("filter"),
                 sort: regex("sort"),
-                collection: field("collection"),
-                caller: field("caller"),
-                engine: field("engine"),
+                collection: one_of("collection"),
+                caller: one_of("caller"),
+                engine: one_of("engine"),
                 pocketbase: status("pocketbase"),
                 baas: status("baas"),
             }

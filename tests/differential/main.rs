@@ -248,18 +248,17 @@ fn run(engine: Engine) {
 
     let queries = config.cases.div_ceil(CALLERS.len());
     let mut differences = Vec::new();
-    let mut stats = BTreeMap::<&str, usize>::new();
-    for case in 0..queries {
-        if config.only.is_some_and(|only| only != case) {
-            continue;
-        }
+    let mut stats = BTreeMap::<String, usize>::new();
+    let cases = match config.only {
+        Some(only) => only..only + 1,
+        None => 0..queries,
+    };
+    for case in cases {
         let query = Generator { rng: rng::Rng::for_case(config.seed, case), data: &data }.query();
         let filter = query.filter.as_ref().map(Expr::render).unwrap_or_default();
         for (caller, caller_name) in CALLERS.iter().enumerate() {
             let (a, b, agree) = run.compare(caller, query.collection, &filter, &query.sort);
-            *stats
-                .entry(if agree { if a.status == 200 { "agree (200)" } else { "agree (error)" } } else { "differ" })
-                .or_default() += 1;
+            *stats.entry(if agree { format!("agree {}", a.status) } else { "differ".into() }).or_default() += 1;
             if agree {
                 continue;
             }
