@@ -87,6 +87,9 @@ pub fn token(url: &str, collection: &str, identity: &str, password: &str) -> Str
 struct Side {
     url: String,
     tokens: [Option<String>; 3],
+    /// Requests sent and the time they took (µs), for the summary.
+    requests: std::sync::atomic::AtomicU64,
+    micros: std::sync::atomic::AtomicU64,
 }
 
 impl Side {
@@ -99,7 +102,16 @@ impl Side {
                 Some(token(url, "users", &user.email, data::PASSWORD)),
                 Some(token(url, "_superusers", data::SUPERUSER.1, data::PASSWORD)),
             ],
+            requests: Default::default(),
+            micros: Default::default(),
         }
+    }
+
+    /// `n requests, x ms each`.
+    fn timing(&self) -> String {
+        let n = self.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let micros = self.micros.load(std::sync::atomic::Ordering::Relaxed);
+        format!("{n} requests, {:.1} ms each", micros as f64 / n.max(1) as f64 / 1000.0)
     }
 
     fn list(&self, caller: usize, collection: &str, filter: &str, sort: &str) -> Outcome {
@@ -110,7 +122,10 @@ impl Side {
         if !sort.is_empty() {
             url.push_str(&format!("&sort={}", support::encode(sort)));
         }
+        let sent = Instant::now();
         let (status, body) = support::request("GET", &url, self.tokens[caller].as_deref(), None);
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.micros.fetch_add(sent.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
         let ids = body["items"]
             .as_array()
             .map(|items| items.iter().map(|i| i["id"].as_str().unwrap_or("?").to_owned()).collect())
@@ -182,41 +197,45 @@ impl Run<'_> {
         (a, b, agree)
     }
 
-    /// Shrinks a differing query to the differences it is made of: the sort alone, the filter
-    /// alone (then its operands, as long as they still differ), or both together when neither
-    /// differs alone.
-    fn shrink(&self, caller: usize, query: &Query) -> Vec<(String, String)> {
-        let Some(filter) = &query.filter else { return vec![(String::new(), query.sort.clone())] };
+    /// Shrinks a differing query (`whole` holds its two answers) to the differences it is made
+    /// of, with their answers: the sort alone, the filter alone (then its operands, as long as
+    /// they still differ), or both together when neither differs alone.
+    fn shrink(&self, caller: usize, query: &Query, whole: (Outcome, Outcome)) -> Vec<Shrunk> {
+        let whole_text = || (query.filter.as_ref().map(Expr::render).unwrap_or_default(), query.sort.clone());
+        let Some(filter) = &query.filter else { return vec![(whole_text(), whole)] };
         if query.sort.is_empty() {
-            return vec![self.shrink_filter(caller, query.collection, filter)];
+            return vec![self.shrink_filter(caller, query.collection, filter, whole)];
         }
         let mut out = Vec::new();
-        if !self.compare(caller, query.collection, "", &query.sort).2 {
-            out.push((String::new(), query.sort.clone()));
+        if let (a, b, false) = self.compare(caller, query.collection, "", &query.sort) {
+            out.push(((String::new(), query.sort.clone()), (a, b)));
         }
-        if !self.compare(caller, query.collection, &filter.render(), "").2 {
-            out.push(self.shrink_filter(caller, query.collection, filter));
+        if let (a, b, false) = self.compare(caller, query.collection, &filter.render(), "") {
+            out.push(self.shrink_filter(caller, query.collection, filter, (a, b)));
         }
         if out.is_empty() {
-            out.push((filter.render(), query.sort.clone()));
+            out.push((whole_text(), whole));
         }
         out
     }
 
-    fn shrink_filter(&self, caller: usize, collection: &str, filter: &Expr) -> (String, String) {
-        let sort = String::new();
-        let mut current = filter.clone();
+    /// Shrinks a differing filter (listed without a sort; `answers` are its two answers).
+    fn shrink_filter(&self, caller: usize, collection: &str, filter: &Expr, answers: (Outcome, Outcome)) -> Shrunk {
+        let (mut current, mut answers) = (filter.clone(), answers);
         'shrink: loop {
             for smaller in current.smaller() {
-                if !self.compare(caller, collection, &smaller.render(), &sort).2 {
-                    current = smaller;
+                if let (a, b, false) = self.compare(caller, collection, &smaller.render(), "") {
+                    (current, answers) = (smaller, (a, b));
                     continue 'shrink;
                 }
             }
-            return (current.render(), sort);
+            return ((current.render(), String::new()), answers);
         }
     }
 }
+
+/// A shrunk difference: `(filter, sort)` and the answers of PocketBase and baas.
+type Shrunk = ((String, String), (Outcome, Outcome));
 
 fn run(engine: Engine) {
     let config = Config::from_env();
@@ -262,10 +281,7 @@ fn run(engine: Engine) {
             if agree {
                 continue;
             }
-            for (small_filter, small_sort) in run.shrink(caller, &query) {
-                let (pb, ba, _) = run.compare(caller, query.collection, &small_filter, &small_sort);
-                let (pb, ba) =
-                    if same(&pb, &ba, generate::ordered(&small_sort)) { (a.clone(), b.clone()) } else { (pb, ba) };
+            for ((small_filter, small_sort), (pb, ba)) in run.shrink(caller, &query, (a, b)) {
                 let generated =
                     (small_filter != filter || small_sort != query.sort).then(|| (filter.clone(), query.sort.clone()));
                 let seen = known::Seen {
@@ -294,12 +310,15 @@ fn run(engine: Engine) {
     }
     let compared = started.elapsed();
     let summary = format!(
-        "differential ({engine_name}, seed {}, {} comparisons: {stats:?}): built in {:.1}s, seeded in {:.1}s, compared in {:.1}s",
+        "differential ({engine_name}, seed {}, {} comparisons: {stats:?}): built in {:.1}s, seeded in {:.1}s, \
+         compared in {:.1}s (PocketBase: {}; baas: {})",
         config.seed,
         stats.values().sum::<usize>(),
         built.as_secs_f64(),
         (seeded - built).as_secs_f64(),
-        (compared - seeded).as_secs_f64()
+        (compared - seeded).as_secs_f64(),
+        run.pb.timing(),
+        run.baas.timing()
     );
     println!("{summary}");
 

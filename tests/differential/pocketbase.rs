@@ -107,7 +107,7 @@ fn rules(list: &str, create: &str, write: &str) -> Value {
     json!({"listRule": list, "viewRule": list, "createRule": create, "updateRule": write, "deleteRule": write})
 }
 
-/// Mirrors schemas/blog.yaml (as bench/run does): PocketBase's own `users` collection has the
+/// Turns the request log off and mirrors schemas/blog.yaml (as bench/run does): PocketBase's own `users` collection has the
 /// same `name` field and rules; `posts` and `comments` are created with the same fields and
 /// rules.
 fn collections(url: &str) {
@@ -117,6 +117,9 @@ fn collections(url: &str) {
         assert_eq!(status, 200, "PocketBase {method} {path}: {body}");
         body
     };
+    // PocketBase logs every request (to auxiliary.db) by default, which makes it the slow side
+    // of every comparison; `logs.maxDays = 0` turns the log off (as in bench/run).
+    call("PATCH", "/api/settings", Some(&json!({"logs": {"maxDays": 0}})));
     let users = call("GET", "/api/collections/users", None);
     let users_id = users["id"].as_str().unwrap();
     for (rule, expected) in [
