@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{Value, json};
 
-use support::{Engine, enc};
+use support::{Engine, encode as enc};
 
 struct Client {
     server: support::Server,
@@ -198,8 +198,8 @@ fn sqlite_and_postgres_answer_alike() {
         for sort in sorts {
             paths.push(format!(
                 "/api/collections/posts/records?filter={}&sort={}&perPage=4&page=1",
-                enc(filter),
-                enc(sort)
+                support::encode(filter),
+                support::encode(sort)
             ));
         }
     }

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Engine, Server, enc};
+use support::{ADMIN_EMAIL, ADMIN_PASSWORD, Engine, Server, encode as enc};
 
 struct Api {
     server: Server,

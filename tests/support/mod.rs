@@ -355,6 +355,16 @@ pub fn lock_crate_dir(name: &str) -> std::fs::File {
     file
 }
 
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Sends one HTTP request (JSON body when given); returns the status and the body text.
 /// Non-2xx answers are results, not errors.
 pub fn request_text(method: &str, url: &str, token: Option<&str>, body: Option<&serde_json::Value>) -> (u16, String) {
@@ -427,14 +437,4 @@ pub fn run_sdk_tests(server: &Server, dir: &str) {
     );
     // Show node's summary (tests/pass/fail/skipped) with `cargo test -- --nocapture`.
     println!("{stdout}");
-}
-
-/// Percent-encodes a query parameter value.
-pub fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
