@@ -143,6 +143,8 @@ pub fn prepare(
         let locked = field.hidden && !caller.superuser;
         let sent = if locked { None } else { apply_body(field, body, current) };
         let draft = match (existing, sent) {
+            // superusers are always verified, as in PocketBase
+            _ if collection.name == system::SUPERUSERS && field.name == system::VERIFIED => Draft::Bool(true),
             (None, draft) => draft.unwrap_or_else(|| Draft::zero(&field.ty)),
             (Some(_), Some(draft)) => draft,
             (Some(_), None) => continue,

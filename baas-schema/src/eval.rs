@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
 use crate::expr::ast::{Literal, Modifier, OpKind};
 use crate::ir::FieldType;
-use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern, textual};
+use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
@@ -190,7 +190,7 @@ impl Evaluator<'_> {
     }
 
     fn compare(&self, c: &TCompare) -> Option<bool> {
-        let shared = bind_ty(c.lhs.ty).or(bind_ty(c.rhs.ty)).unwrap_or(SqlTy::Text);
+        let shared = shared_ty(c);
         let like = c.op.kind.is_like();
         let lhs = self.operand(&c.lhs, shared, false)?;
         let rhs = self.operand(&c.rhs, shared, like)?;

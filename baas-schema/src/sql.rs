@@ -293,8 +293,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
     }
 
     fn compare(&mut self, c: &TCompare) -> String {
-        // The type both sides are bound as: a typed side decides for an untyped one.
-        let shared = bind_ty(c.lhs.ty).or(bind_ty(c.rhs.ty)).unwrap_or(SqlTy::Text);
+        let shared = shared_ty(c);
         let like = c.op.kind.is_like();
         let lhs = self.operand(&c.lhs, &mut None, shared, false);
         let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
@@ -773,6 +772,18 @@ pub fn to_char_format(format: &str) -> String {
     }
     flush(&mut out, &mut literal);
     out
+}
+
+/// The type both sides of a comparison are bound as: a typed side decides for an untyped one,
+/// and a value decides for a literal (`"42" <= views` binds 42 as a number).
+pub(crate) fn shared_ty(c: &TCompare) -> SqlTy {
+    if c.op.kind.is_like() {
+        // `~` matches text: `"5" ~ n` looks for "5" in the number's text
+        return SqlTy::Text;
+    }
+    let literal = |o: &TOperand| matches!(o.value, TValue::Literal(_));
+    let (first, second) = if literal(&c.lhs) && !literal(&c.rhs) { (&c.rhs, &c.lhs) } else { (&c.lhs, &c.rhs) };
+    bind_ty(first.ty).or(bind_ty(second.ty)).unwrap_or(SqlTy::Text)
 }
 
 /// The type a value of `ty` is bound as; `None` for untyped values (they take the other side's).

@@ -633,6 +633,7 @@ const ROW_CASES: &[(&str, &str, &[&str])] = &[
     // numbers with quoted numbers, datetimes as text
     ("posts", r#"views > "3""#, &["p1", "p4"]),
     ("posts", r#"views = "3""#, &["p2"]),
+    ("posts", r#""7" <= views"#, &["p1", "p4"]),
     ("posts", r#"created > "2025-01-01""#, &["p2", "p3"]),
     // the start of a datetime compares as text too
     ("posts", r#"created >= "2025""#, &["p2", "p3"]),
