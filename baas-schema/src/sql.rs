@@ -3,9 +3,12 @@
 //!
 //! No value is ever spliced into the SQL text: literals, request values and macros all become
 //! numbered parameters (`?1` on SQLite, `$1` on PostgreSQL) described by a [`Bind`] that the
-//! runtime resolves per request. Relation paths become `EXISTS` subqueries, multi-valued
-//! fields are walked with `json_each` / `jsonb_array_elements_text`, and the `?`-operators
-//! mean "any value matches" while plain operators over several values mean "all match".
+//! runtime resolves per request. Relation paths, back-relations and `@collection` references
+//! become LEFT JOINs inside one `EXISTS` per expression, one join per path (PocketBase's
+//! semantics: conditions on the same path read the same related row, and a missing row reads
+//! as NULL, the empty value). Multi-valued fields are walked with `json_each` /
+//! `jsonb_array_elements_text`; the `?`-operators mean "some value matches", plain operators
+//! over several values "every value matches, and there is one".
 //!
 //! Storage conventions this relies on (shared with the DDL emitter through [`column_type`]):
 //! one table per collection named like it, one column per field; multi-valued fields hold a
