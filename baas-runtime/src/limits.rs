@@ -105,7 +105,10 @@ pub async fn bounds(State(deadlines): State<Deadlines>, req: Request, next: Next
     if req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > MAX_URI {
         return ApiError::new(StatusCode::URI_TOO_LONG, "URI Too Long.").into_response();
     }
-    let req = req.map(|body| Body::new(DeadlineBody::new(deadlines.body, body)));
+    // (a request without a body needs no deadline on it, nor its timer)
+    let has_body = req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let req = if has_body { req.map(|body| Body::new(DeadlineBody::new(deadlines.body, body))) } else { req };
     match tokio::time::timeout(deadlines.response, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

@@ -79,19 +79,29 @@ pub fn connection_cap(wanted: usize, open_files: Option<u64>) -> usize {
     }
 }
 
-/// One open connection, as the cap and the idle timer see it.
+/// One open connection, as the cap and the idle timer see it. Plain atomics: a request costs
+/// no wake-up of the connection's task (the idle timer looks when it fires).
 struct Conn {
-    /// `Some(since)` while no request is in flight.
-    idle: watch::Sender<Option<Instant>>,
     in_flight: AtomicUsize,
+    /// When the last request finished, in milliseconds since [`epoch`].
+    idle_since: AtomicU64,
     close: Notify,
 }
 
 impl Conn {
+    fn new() -> Conn {
+        Conn { in_flight: AtomicUsize::new(0), idle_since: AtomicU64::new(millis(Instant::now())), close: Notify::new() }
+    }
+
     fn start_request(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.idle.send_replace(None);
         InFlight(self.clone())
+    }
+
+    /// `Some(since)` while no request is in flight.
+    fn idle(&self) -> Option<Instant> {
+        (self.in_flight.load(Ordering::SeqCst) == 0)
+            .then(|| epoch() + Duration::from_millis(self.idle_since.load(Ordering::SeqCst)))
     }
 }
 
@@ -100,10 +110,19 @@ struct InFlight(Arc<Conn>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.send_replace(Some(Instant::now()));
-        }
+        self.0.idle_since.store(millis(Instant::now()), Ordering::SeqCst);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// The instant connection times are counted from.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis(at: Instant) -> u64 {
+    at.saturating_duration_since(epoch()).as_millis() as u64
 }
 
 /// The open connections, by accept order.
@@ -124,17 +143,13 @@ impl Conns {
     fn admit(&self, cap: usize) -> Option<(u64, Arc<Conn>)> {
         let mut open = self.lock();
         if open.len() >= cap {
-            let idlest = open.iter().filter_map(|(id, c)| Some(((*c.idle.borrow())?, *id))).min().map(|(_, id)| id)?;
+            let idlest = open.iter().filter_map(|(id, c)| Some((c.idle()?, *id))).min().map(|(_, id)| id)?;
             if let Some(conn) = open.remove(&idlest) {
                 conn.close.notify_one();
             }
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn {
-            idle: watch::Sender::new(Some(Instant::now())),
-            in_flight: AtomicUsize::new(0),
-            close: Notify::new(),
-        });
+        let conn = Arc::new(Conn::new());
         open.insert(id, conn.clone());
         Some((id, conn))
     }
@@ -196,13 +211,12 @@ pub async fn serve(
             let io = TokioIo::new(WriteStall::new(stream, limits.write_timeout));
             let connection = http.serve_connection(io, service);
             tokio::pin!(connection);
-            let mut idle = conn.idle.subscribe();
             let stop = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
             tokio::select! {
                 _ = connection.as_mut() => {}
-                () = idle_for(&mut idle, limits.idle_timeout) => {}
+                () = idle_for(&conn, limits.idle_timeout) => {}
                 () = conn.close.notified() => {}
                 () = stop => {
                     connection.as_mut().graceful_shutdown();
@@ -221,18 +235,13 @@ pub async fn serve(
 }
 
 /// Completes once the connection has had no request in flight for `timeout`.
-async fn idle_for(idle: &mut watch::Receiver<Option<Instant>>, timeout: Duration) {
+async fn idle_for(conn: &Conn, timeout: Duration) {
     loop {
-        let since = *idle.borrow_and_update();
-        let changed = match since {
-            Some(since) => tokio::select! {
-                () = tokio::time::sleep_until(since + timeout) => return,
-                changed = idle.changed() => changed,
-            },
-            None => idle.changed().await,
-        };
-        if changed.is_err() {
-            return std::future::pending().await;
+        let now = Instant::now();
+        match conn.idle() {
+            Some(since) if since + timeout <= now => return,
+            Some(since) => tokio::time::sleep_until(since + timeout).await,
+            None => tokio::time::sleep(timeout).await,
         }
     }
 }
