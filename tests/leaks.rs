@@ -117,7 +117,12 @@ fn membership_rule_refuses_non_members(engine: Engine) {
     assert_eq!(api.ids("notes", "", &alice_t).len(), 2);
 
     // a hidden field cannot be probed through a filter, except by superusers
-    let (status, body) = api.call("GET", &format!("/api/collections/memberships/records?filter={}", enc("role = 'owner'")), &alice_t, None);
+    let (status, body) = api.call(
+        "GET",
+        &format!("/api/collections/memberships/records?filter={}", enc("role = 'owner'")),
+        &alice_t,
+        None,
+    );
     assert_eq!(status, 400, "{body}");
     assert_eq!(api.ids("memberships", &format!("filter={}", enc("role = 'owner'")), &admin).len(), 2);
     // a membership's own rule hides other users' rows
@@ -251,11 +256,7 @@ fn sorts_and_filters_see_only_what_the_caller_may_list(engine: Engine) {
     }
     let mut posts = Vec::new();
     for (i, (id, token)) in users.iter().enumerate() {
-        posts.push(api.create(
-            "posts",
-            token,
-            json!({"title": format!("post {i}"), "author": id, "published": true}),
-        ));
+        posts.push(api.create("posts", token, json!({"title": format!("post {i}"), "author": id, "published": true})));
     }
     let order = |query: &str, token: &str| api.ids("posts", &format!("{query}&fields=id"), token);
 
@@ -288,7 +289,12 @@ fn sorts_and_filters_see_only_what_the_caller_may_list(engine: Engine) {
     assert!(filter("author.email = 'm@example.com'", mallory).is_empty());
     assert_eq!(filter("author.email = 'm@example.com'", &admin), [posts[0].clone()]);
     let (mallory_id, _) = &users[0];
-    api.ok("PATCH", &format!("/api/collections/users/records/{mallory_id}"), mallory, Some(&json!({"emailVisibility": true})));
+    api.ok(
+        "PATCH",
+        &format!("/api/collections/users/records/{mallory_id}"),
+        mallory,
+        Some(&json!({"emailVisibility": true})),
+    );
     assert_eq!(filter("author.email = 'm@example.com'", mallory), [posts[0].clone()]);
     // ... and still not to others, whom the users' list rule keeps out
     assert!(filter("author.email = 'm@example.com'", "").is_empty());

@@ -90,7 +90,11 @@ struct Conn {
 
 impl Conn {
     fn new() -> Conn {
-        Conn { in_flight: AtomicUsize::new(0), idle_since: AtomicU64::new(millis(Instant::now())), close: Notify::new() }
+        Conn {
+            in_flight: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(millis(Instant::now())),
+            close: Notify::new(),
+        }
     }
 
     fn start_request(self: &Arc<Self>) -> InFlight {

@@ -132,9 +132,8 @@ pub fn compile_filter(
 /// Whether a client filter reads an auth record's `email`, which it may see only where
 /// `emailVisibility` allows: such a filter must run as SQL ([`compile_filter`]), not in memory.
 pub fn reads_email(app: &AppState, expr: &TExpr) -> bool {
-    check::columns(expr).into_iter().any(|c| {
-        c.field == system::EMAIL && app.schema().collection(&c.collection).is_some_and(|c| c.is_auth())
-    })
+    let access = ClientAccess(app);
+    check::columns(expr).into_iter().any(|c| c.field == system::EMAIL && sql::Access::is_auth(&access, &c.collection))
 }
 
 /// What a caller other than a superuser may see of the collections its filter or sort
@@ -168,6 +167,7 @@ pub fn order_by(
     first_param: usize,
 ) -> Result<Fragment, ApiError> {
     let table = quote(&coll.ir.name);
+    let access = ClientAccess(app);
     let mut parts = Vec::new();
     let mut binds = Vec::new();
     for (desc, name) in sort_terms(sort)? {
@@ -186,16 +186,11 @@ pub fn order_by(
             key => {
                 let column = check::sort_column(app.schema(), &coll.ir, key).ok_or_else(ApiError::invalid_request)?;
                 let target = Target { dialect, record: &table, first_param: first_param + binds.len() };
-                let access = ClientAccess(app);
-                let value = sql::compile_sort(&column, target, (!superuser).then_some(&access as &dyn sql::Access));
-                binds.extend(value.binds);
-                // A related record that is missing or hidden sorts as empty, first, on both
-                // engines (PostgreSQL puts NULL last by default).
-                if dialect == Dialect::Postgres && (!column.steps.is_empty() || column.field == system::EMAIL) {
-                    parts.push(format!("{} {}", value.sql, if desc { "DESC NULLS LAST" } else { "ASC NULLS FIRST" }));
-                    continue;
-                }
-                value.sql
+                let term =
+                    sql::compile_sort(&column, desc, target, (!superuser).then_some(&access as &dyn sql::Access));
+                binds.extend(term.binds);
+                parts.push(term.sql);
+                continue;
             }
         };
         parts.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }));

@@ -944,7 +944,6 @@ fn is_explicit_each(operand: &TOperand) -> bool {
     }
 }
 
-/// The type a field's value compares as.
 /// Resolves a sort key of `collection` (`title`, `author.name`, `title:lower`): a path
 /// through single relations to a field that is neither hidden nor secret. `None` when the
 /// key names nothing a list can be sorted by.
@@ -1015,6 +1014,7 @@ fn reads_hidden_column(schema: &Schema, column: &ColumnRef) -> bool {
     }) || hidden(&column.collection, &column.field)
 }
 
+/// The type a field's value compares as.
 pub fn field_ty(ty: &FieldType) -> Ty {
     match ty {
         FieldType::Number { .. } => Ty::Number,
@@ -1290,7 +1290,8 @@ impl Collection {
             for o in [&c.lhs, &c.rhs] {
                 let Some(p) = o.as_path().filter(|p| p.root == Root::Record && p.modifier.is_none()) else { continue };
                 let Some(field) = p.segments.first().and_then(|s| self.field(&s.name)) else { continue };
-                let indexable = !field.ty.is_multiple() && !matches!(field.ty, FieldType::Json | FieldType::File { .. });
+                let indexable =
+                    !field.ty.is_multiple() && !matches!(field.ty, FieldType::Json | FieldType::File { .. });
                 if indexable && !out.contains(&field.name.as_str()) {
                     out.push(field.name.as_str());
                 }

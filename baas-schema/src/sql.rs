@@ -119,20 +119,31 @@ pub fn compile_filter(expr: &TExpr, target: Target<'_>, access: &dyn Access) -> 
     compile_with(expr, target, Some(access))
 }
 
-/// Compiles the value a list is sorted by: `col` (reached through single relations only),
-/// as a scalar subquery when it lives in another record. With `access`, the related records
-/// are joined through their list rules (a record the caller may not list sorts as empty) and
-/// hidden e-mails read as empty, so no order depends on a value the caller cannot read.
-pub fn compile_sort(col: &ColumnRef, target: Target<'_>, access: Option<&dyn Access>) -> Fragment {
+/// Compiles one `ORDER BY` term: `col` (reached through single relations only), ascending or
+/// `desc`, as a scalar subquery when it lives in another record. With `access`, the related
+/// records are joined through their list rules (a record the caller may not list sorts as
+/// empty) and hidden e-mails read as empty, so no order depends on a value the caller cannot
+/// read. An empty value sorts first ascending and last descending on both engines.
+pub fn compile_sort(col: &ColumnRef, desc: bool, target: Target<'_>, access: Option<&dyn Access>) -> Fragment {
     let mut c = Compiler::new(target, access);
     let value = c.column(col, &mut None, SqlTy::Text);
     let joins = std::mem::take(&mut c.joins);
-    c.out.sql = if joins.is_empty() {
+    // (a stored column is never NULL: only a related row or a hidden e-mail can be)
+    let nullable = !joins.is_empty() || c.email_if_visible(col);
+    let value = if joins.is_empty() {
         value
     } else {
         let joins: Vec<String> = joins.into_iter().map(|j| j.sql).collect();
         format!("(SELECT {value} FROM (SELECT 1) AS _o {} LIMIT 1)", joins.join(" "))
     };
+    let direction = match (desc, nullable && target.dialect == Dialect::Postgres) {
+        // PostgreSQL puts NULL last ascending; SQLite, like PocketBase, first
+        (false, true) => "ASC NULLS FIRST",
+        (true, true) => "DESC NULLS LAST",
+        (false, false) => "ASC",
+        (true, false) => "DESC",
+    };
+    c.out.sql = format!("{value} {direction}");
     c.out
 }
 
@@ -296,11 +307,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
     }
 
     fn compare(&mut self, c: &TCompare) -> String {
-        let shared = shared_ty(c);
-        let like = c.op.kind.is_like();
-        let lhs = self.operand(&c.lhs, &mut None, shared, false);
-        let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
-        let rhs = self.operand(&c.rhs, &mut None, shared, like);
+        let (lhs, rhs) = self.sides(c, &mut None);
         let pred = self.predicate(&lhs, c, &rhs);
         let many = c.lhs.arity == Arity::Many || c.rhs.arity == Arity::Many;
         if !many || c.op.any {
@@ -309,9 +316,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
         // A plain operator over several values: the joined row matches, and no value fails
         // (each read through joins of the check's own).
         let mut scope = Scope::default();
-        let lhs = self.operand(&c.lhs, &mut Some(&mut scope), shared, false);
-        let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
-        let rhs = self.operand(&c.rhs, &mut Some(&mut scope), shared, like);
+        let (lhs, rhs) = self.sides(c, &mut Some(&mut scope));
         let fail = self.predicate(&lhs, c, &rhs);
         let fail = match self.target.dialect {
             Dialect::Sqlite => format!("NOT COALESCE({fail}, 0)"),
@@ -320,6 +325,16 @@ impl<'a, 'f> Compiler<'a, 'f> {
         let from = scope.from.join(", ");
         let links: String = scope.links.iter().map(|l| format!("{l} AND ")).collect();
         format!("({pred} AND NOT EXISTS (SELECT 1 FROM {from} WHERE {links}{fail}))")
+    }
+
+    /// Both operands of a comparison, bound as one type (`~` reads the left one as text).
+    fn sides(&mut self, c: &TCompare, scope: &mut Option<&mut Scope>) -> (String, String) {
+        let shared = shared_ty(c);
+        let like = c.op.kind.is_like();
+        let lhs = self.operand(&c.lhs, scope, shared, false);
+        let lhs = if like { self.text_form(lhs, c.lhs.ty) } else { lhs };
+        let rhs = self.operand(&c.rhs, scope, shared, like);
+        (lhs, rhs)
     }
 
     /// A number or boolean as the text `~` matches: `10`, `2.5`, `1`/`0`, alike on both
@@ -538,7 +553,7 @@ impl<'a, 'f> Compiler<'a, 'f> {
             };
         }
         let mut column = format!("{at}.{}", quote(&col.field));
-        if col.field == system::EMAIL && self.access.is_some_and(|a| a.is_auth(&col.collection)) {
+        if self.email_if_visible(col) {
             // a client reads only the e-mails their owners made visible
             column = format!("(CASE WHEN {at}.{} THEN {column} END)", quote(system::EMAIL_VISIBILITY));
         }
@@ -563,6 +578,12 @@ impl<'a, 'f> Compiler<'a, 'f> {
             _ if col.field_ty.is_multiple() => array_text(&column, self.target.dialect),
             _ => column,
         }
+    }
+
+    /// Whether `col` is an auth record's e-mail that this client filter reads only where
+    /// `emailVisibility` allows.
+    fn email_if_visible(&self, col: &ColumnRef) -> bool {
+        col.field == system::EMAIL && self.access.is_some_and(|a| a.is_auth(&col.collection))
     }
 
     /// Joins a table for a column path: into the comparison's private scope when there is

@@ -385,10 +385,7 @@ fn values_are_never_spliced() {
                     _ => None,
                 })
                 .collect();
-            assert!(
-                !bound.is_empty() && bound.iter().all(|b| *b == bound[0]),
-                "{filter}: the value is bound whole"
-            );
+            assert!(!bound.is_empty() && bound.iter().all(|b| *b == bound[0]), "{filter}: the value is bound whole");
         }
     }
     let fragment = compile_for(&check_filter(&schema, "posts", hostile[0]), Dialect::Sqlite, "posts", 1);

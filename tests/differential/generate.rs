@@ -7,6 +7,19 @@
 use crate::data::{Data, TAGS};
 use crate::rng::Rng;
 
+/// The datetime macros, in the order the generator picks from.
+const DATE_MACROS: [&str; 9] = [
+    "@now",
+    "@yesterday",
+    "@tomorrow",
+    "@todayStart",
+    "@todayEnd",
+    "@monthStart",
+    "@monthEnd",
+    "@yearStart",
+    "@yearEnd",
+];
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Ty {
     Text,
@@ -399,29 +412,25 @@ impl Generator<'_> {
             Ty::Bool => {
                 (*self.rng.pick(&["true", "false", "true", "false", "1", "0", "\"true\"", "\"false\"", "\"\""])).into()
             }
-            Ty::Date => (*self.rng.pick(&[
-                "\"2026\"",
-                "\"2027\"",
-                "\"2000\"",
-                "\"2026-12\"",
-                "\"2000-01-01\"",
-                "\"2000-01-01 00:00:00\"",
-                "\"2100-01-01 00:00:00.000Z\"",
-                "\"2100-01-01T00:00:00Z\"",
-                "\"\"",
-                "@now",
-                "@yesterday",
-                "@tomorrow",
-                "@todayStart",
-                "@todayEnd",
-                "@monthStart",
-                "@monthEnd",
-                "@yearStart",
-                "@yearEnd",
-                "2026",
-                "0",
-            ]))
-            .into(),
+            Ty::Date => {
+                let dates = [
+                    &[
+                        "\"2026\"",
+                        "\"2027\"",
+                        "\"2000\"",
+                        "\"2026-12\"",
+                        "\"2000-01-01\"",
+                        "\"2000-01-01 00:00:00\"",
+                        "\"2100-01-01 00:00:00.000Z\"",
+                        "\"2100-01-01T00:00:00Z\"",
+                        "\"\"",
+                    ][..],
+                    &DATE_MACROS,
+                    &["2026", "0"],
+                ]
+                .concat();
+                (*self.rng.pick(&dates)).into()
+            }
             Ty::Rel(target) => match self.rng.below(10) {
                 0..=5 => quote(&match target {
                     "users" => self.rng.pick(&data.users).id.clone(),
@@ -531,17 +540,7 @@ impl Generator<'_> {
         let field = if collection == "posts" && self.rng.chance(0.3) { "author.created" } else { "created" };
         match self.rng.below(3) {
             0 => {
-                let m = self.rng.pick(&[
-                    "@now",
-                    "@yesterday",
-                    "@tomorrow",
-                    "@todayStart",
-                    "@todayEnd",
-                    "@monthStart",
-                    "@monthEnd",
-                    "@yearStart",
-                    "@yearEnd",
-                ]);
+                let m = self.rng.pick(&DATE_MACROS);
                 let op = self.rng.pick(&["<", "<=", ">", ">=", "=", "!="]);
                 format!("{field} {op} {m}")
             }
