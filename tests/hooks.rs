@@ -111,8 +111,12 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     // skips only hooks whose default it saw run: users and comments here).
     assert_eq!(list["items"][0]["views"], 1000, "{list}");
     for _ in 0..3 {
-        let (status, viewed) =
-            call("GET", &url(&format!("/api/collections/posts/records/{}", created["id"].as_str().unwrap())), Some(&token), None);
+        let (status, viewed) = call(
+            "GET",
+            &url(&format!("/api/collections/posts/records/{}", created["id"].as_str().unwrap())),
+            Some(&token),
+            None,
+        );
         assert_eq!((status, &viewed["views"]), (200, &json!(1000)), "{viewed}");
     }
 }

@@ -750,12 +750,15 @@ fn stale_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let names = tables.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     let mut stale = Vec::new();
     for name in names {
-        let rows: i64 = conn.query_row(&format!("SELECT ifnull(max(rowid), 0) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| {
-            r.get(0)
-        })?;
+        let rows: i64 =
+            conn.query_row(&format!("SELECT ifnull(max(rowid), 0) FROM \"{}\"", name.replace('"', "\"\"")), [], |r| {
+                r.get(0)
+            })?;
         let stale_now = match analyzed.get(&name) {
             None => rows >= ANALYZE_FROM_ROWS,
-            Some(&then) => rows >= ANALYZE_FROM_ROWS && (rows >= then.saturating_mul(10) || rows.saturating_mul(10) <= then),
+            Some(&then) => {
+                rows >= ANALYZE_FROM_ROWS && (rows >= then.saturating_mul(10) || rows.saturating_mul(10) <= then)
+            }
         };
         if stale_now {
             stale.push(name);
@@ -1072,7 +1075,8 @@ mod tests {
         let db = sqlite("counts");
         let insert = "INSERT INTO t VALUES (1)";
         db.write_blocking(|conn| {
-            conn.execute_batch(&format!("CREATE TABLE t (n INTEGER); {insert}; {insert}; {insert}")).map_err(|e| e.to_string())
+            conn.execute_batch(&format!("CREATE TABLE t (n INTEGER); {insert}; {insert}; {insert}"))
+                .map_err(|e| e.to_string())
         })
         .unwrap();
         let totals = |db: &Db| {
@@ -1082,9 +1086,12 @@ mod tests {
                 // more asks than reader threads, so that every reader answers from what it kept
                 for _ in 0..8 {
                     seen.push(
-                        db.read(|c| c.count("SELECT COUNT(*) FROM t WHERE n > ?1", &[SqlValue::Int(0)]).map_err(ApiError::internal))
-                            .await
-                            .unwrap(),
+                        db.read(|c| {
+                            c.count("SELECT COUNT(*) FROM t WHERE n > ?1", &[SqlValue::Int(0)])
+                                .map_err(ApiError::internal)
+                        })
+                        .await
+                        .unwrap(),
                     );
                 }
                 seen.dedup();
@@ -1180,7 +1187,9 @@ mod tests {
         // 10,000 commits, and SQLite's checkpoints (on the writer) kept the WAL bounded: with a
         // checkpointer thread beside the writer it reached 231 MB (bench/RESULTS.md).
         let path = db.write_blocking(|conn| {
-            conn.query("PRAGMA database_list", &[]).map(|r| r[0][2].as_str().unwrap().to_owned()).map_err(|e| e.to_string())
+            conn.query("PRAGMA database_list", &[])
+                .map(|r| r[0][2].as_str().unwrap().to_owned())
+                .map_err(|e| e.to_string())
         });
         let path = path.unwrap();
         let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
@@ -1202,8 +1211,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn sqlite_queued_writes_share_a_commit_and_fail_alone() {
         let db = sqlite("group");
-        db.write_blocking(|conn| conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (-1)").map_err(|e| e.to_string()))
-            .unwrap();
+        db.write_blocking(|conn| {
+            conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (-1)")
+                .map_err(|e| e.to_string())
+        })
+        .unwrap();
         let committed = Arc::new(AtomicU64::new(0));
         // holds the writer while the others queue
         let slow = db.write(|_| {
@@ -1243,8 +1255,10 @@ mod tests {
                 (_, other) => panic!("write {n}: {other:?}"),
             }
         }
-        let rows = db.read(|conn| conn.query("SELECT n FROM t ORDER BY n", &[]).map_err(ApiError::internal)).await.unwrap();
-        let expected: Vec<_> = (-1..40).filter(|n| n % 10 != 3 && n % 10 != 7).map(|n| vec![SqlValue::Int(n)]).collect();
+        let rows =
+            db.read(|conn| conn.query("SELECT n FROM t ORDER BY n", &[]).map_err(ApiError::internal)).await.unwrap();
+        let expected: Vec<_> =
+            (-1..40).filter(|n| n % 10 != 3 && n % 10 != 7).map(|n| vec![SqlValue::Int(n)]).collect();
         assert_eq!(rows, expected);
         assert_eq!(committed.load(Ordering::SeqCst), 32, "one after-commit call per committed write");
     }

@@ -37,7 +37,8 @@ pub mod values;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use app::{
-    AppState, Backend, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Migration, Record, RecordHooks, RuleSet,
+    AppState, Backend, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Migration, Record, RecordHooks,
+    RuleSet,
 };
 pub use baas_schema as schema;
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
