@@ -337,7 +337,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
             #rules
         }
 
-        fn collection(app: &AppState) -> ApiResult<Arc<::baas_runtime::app::Coll>> {
+        fn collection(app: &AppState) -> ApiResult<Arc<::baas_runtime::collection::Coll>> {
             app.collection(ID).ok_or_else(ApiError::not_found)
         }
 

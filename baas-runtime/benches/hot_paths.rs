@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 
-use baas_runtime::app::AppState;
+use baas_runtime::AppState;
 use baas_runtime::db::{Db, SqlValue};
 use baas_runtime::schema::SourceFile;
 use baas_runtime::schema::sql::Dialect;

@@ -9,9 +9,10 @@ use axum::http::StatusCode;
 use baas_schema::ir::system;
 use serde_json::{Value, json};
 
-use crate::app::{AppState, Coll, Record};
+use crate::collection::{Coll, Record};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::request::{Caller, RequestCx};
+use crate::state::AppState;
 use crate::{expand, password, records, token};
 
 fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {

@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, msg};
 use crate::files::{self, Trash, Upload};
 use crate::request::RequestCx;
+use crate::state::AppState;
 use crate::{id, records};
 
 /// One sub-request, as the SDK sends it.

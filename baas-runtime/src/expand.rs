@@ -9,11 +9,12 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Dialect, quote};
 use serde_json::{Map, Value};
 
-use crate::app::{AppState, Coll, Record};
+use crate::collection::{Coll, Record};
 use crate::db::{Conn, SqlValue};
 use crate::error::ApiResult;
 use crate::records::{self, present, row_to_record};
 use crate::request::RequestCx;
+use crate::state::AppState;
 
 /// How deep `expand` paths may nest.
 const MAX_DEPTH: usize = 6;

@@ -5,9 +5,9 @@
 //! few third-party crates it needs, re-exported in [`deps`], so a generated `Cargo.toml`
 //! depends on `baas-runtime` alone.
 
-pub mod app;
 pub mod auth;
 pub mod batch;
+pub mod collection;
 pub mod db;
 pub mod error;
 pub mod expand;
@@ -23,6 +23,7 @@ pub mod realtime;
 pub mod records;
 pub mod request;
 pub mod server;
+pub mod state;
 pub mod storage;
 pub mod time;
 pub mod token;
@@ -36,14 +37,13 @@ pub mod values;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub use app::{
-    AppState, Backend, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Migration, Record, RecordHooks,
-    RuleSet,
-};
 pub use baas_schema as schema;
+pub use collection::{CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Record, RecordHooks, RuleSet};
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
+pub use migrate::Migration;
 pub use request::{Caller, RequestCx};
 pub use server::run;
+pub use state::{AppState, Backend};
 
 /// The derive flow: `#[baas_runtime::schema] mod blog { #[derive(Collection)] struct Post { … } }`
 /// expands into the backend module `baas generate` would write (feature `macros`).

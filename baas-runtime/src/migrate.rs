@@ -2,9 +2,15 @@
 //! its own transaction, and records them with a checksum so that an edited or missing applied
 //! migration stops start-up instead of silently diverging.
 
-use crate::app::Migration;
 use crate::db::{Conn, DbError, SqlValue};
 use crate::{id, time};
+
+/// An embedded migration: its file name and SQL, per dialect.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
 
 const BOOKKEEPING: &str = "
 CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY NOT NULL, checksum TEXT NOT NULL, applied TEXT NOT NULL);

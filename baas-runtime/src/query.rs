@@ -9,8 +9,9 @@ use baas_schema::sql::{self, Dialect, Fragment, Related, Target, quote};
 use baas_schema::{Diagnostics, expr};
 use serde_json::{Map, Value};
 
-use crate::app::{AppState, Coll, Record};
+use crate::collection::{Coll, Record};
 use crate::error::{ApiError, msg};
+use crate::state::AppState;
 
 /// The longest `filter` accepted, as in PocketBase.
 pub const MAX_FILTER_LEN: usize = 3500;

@@ -37,10 +37,11 @@ use baas_schema::sql::Dialect;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, OnceCell, mpsc};
 
-use crate::app::{AppState, Coll, CompiledRule, HookContext, Record};
+use crate::collection::{Coll, CompiledRule, HookContext, Record};
 use crate::db::{Conn, SqlValue};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::request::{Caller, RequestCx};
+use crate::state::AppState;
 use crate::{expand, id, query, records};
 
 /// Messages a client may have waiting before it is dropped as too slow.
@@ -816,7 +817,7 @@ mod tests {
     use baas_schema::sql::{Target, compile, quote};
 
     use super::*;
-    use crate::app::{CollectionSpec, NoHooks, RuleSet};
+    use crate::collection::{CollectionSpec, NoHooks, RuleSet};
     use crate::db::Db;
 
     const SCHEMA: &str = r#"

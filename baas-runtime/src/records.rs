@@ -11,13 +11,14 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Bind, BindValue, Dialect, SqlTy, quote};
 use serde_json::{Map, Value, json};
 
-use crate::app::{AppState, Coll, CompiledRule, HookContext, Record};
+use crate::collection::{Coll, CompiledRule, HookContext, Record};
 pub(crate) use crate::db::placeholder;
 use crate::db::{Conn, DbError, SqlValue};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::files::{self, Trash};
 use crate::query::{self, ListParams};
 use crate::request::RequestCx;
+use crate::state::AppState;
 use crate::values::{self, Mode, Prepared};
 use crate::{expand, id, password, realtime, time};
 

@@ -15,9 +15,10 @@ use baas_schema::ir::system;
 use baas_schema::sql::BindValue;
 use serde_json::{Map, Value};
 
-use crate::app::{AppState, Coll, Record};
+use crate::collection::{Coll, Record};
 use crate::error::ApiError;
 use crate::files::Upload;
+use crate::state::AppState;
 use crate::{limits, records, token, values};
 
 /// The authenticated caller.

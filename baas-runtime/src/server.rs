@@ -17,11 +17,12 @@ use baas_schema::sql::Dialect;
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
-use crate::app::{AppState, Backend, Coll};
+use crate::collection::Coll;
 use crate::db::{Db, SqlValue};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::limits::{self, BodyLimit, Deadlines};
 use crate::request::RequestCx;
+use crate::state::{AppState, Backend};
 use crate::storage::Storage;
 use crate::{auth, batch, files, http, id, migrate, net, password, realtime, records, time};
 
@@ -204,7 +205,7 @@ pub fn state(db: Db, backend: &Backend, storage: Storage) -> Result<AppState, St
     let secret = db.write_blocking(|conn| conn.with_migration_lock(migrate::secret))?;
     db.refresh_statistics();
     let schema = AppState::load_schema(backend.schema_json)?;
-    let specs = backend.collections.iter().map(|s| crate::app::CollectionSpec {
+    let specs = backend.collections.iter().map(|s| crate::collection::CollectionSpec {
         name: s.name,
         rules: s.rules.clone(),
         hooks: s.hooks.clone(),

@@ -22,9 +22,10 @@ use baas_schema::ir::{Collection, FieldType, Schema};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::app::{AppState, Coll, Record};
+use crate::collection::{Coll, Record};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
 use crate::id;
+use crate::state::AppState;
 
 /// The size limit of a file field that declares no `max_size` (PocketBase's default).
 pub const DEFAULT_MAX_SIZE: u64 = 5 << 20;

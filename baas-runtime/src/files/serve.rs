@@ -22,10 +22,11 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::thumb;
-use crate::app::{AppState, Coll};
+use crate::collection::Coll;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Caller, RequestCx};
+use crate::state::AppState;
 use crate::{records, token};
 
 /// Lifetime of file tokens, in seconds (PocketBase's default).

@@ -300,7 +300,7 @@ pub fn rules() -> ::baas_runtime::RuleSet {
         }),
     }
 }
-fn collection(app: &AppState) -> ApiResult<Arc<::baas_runtime::app::Coll>> {
+fn collection(app: &AppState) -> ApiResult<Arc<::baas_runtime::collection::Coll>> {
     app.collection(ID).ok_or_else(ApiError::not_found)
 }
 /// `GET /api/collections/users/records`: list and search.

@@ -1,0 +1,36 @@
+//! Collections as the runtime sees them: the record type, each collection's compiled rules and
+//! hooks, and what generated code says about a collection. The bottom layer: everything else
+//! in the runtime builds on it.
+
+mod hooks;
+mod rules;
+
+use std::sync::Arc;
+
+use baas_schema::ir::Collection;
+use serde_json::{Map, Value};
+
+pub use hooks::{Hook, HookContext, HookDefaults, NoHooks, RecordHooks};
+pub use rules::{CompiledRule, RuleSet};
+
+/// A record as the runtime handles it: canonical API JSON by field name.
+pub type Record = Map<String, Value>;
+
+/// One collection as generated code describes it.
+pub struct CollectionSpec {
+    pub name: &'static str,
+    pub rules: RuleSet,
+    pub hooks: Arc<dyn RecordHooks>,
+}
+
+/// A collection at runtime.
+pub struct Coll {
+    pub ir: Collection,
+    pub rules: RuleSet,
+    pub hooks: Arc<dyn RecordHooks>,
+    /// `"posts"."id", "posts"."title", …`: every column, in field order.
+    pub columns: String,
+    /// The list rule, typed: client filters reaching this collection through a relation are
+    /// joined through it. `None`: superusers only.
+    pub list_rule: Option<baas_schema::check::TExpr>,
+}

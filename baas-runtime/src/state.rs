@@ -1,0 +1,149 @@
+//! The state of a running backend: the schema, its collections with their rules and hooks,
+//! the database, the file storage and this instance's realtime hub. Handlers share it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use baas_schema::ir::{Schema, Settings, system};
+
+use crate::collection::{Coll, CollectionSpec, NoHooks, RecordHooks, RuleSet};
+use crate::db::Db;
+use crate::migrate::Migration;
+use crate::storage::Storage;
+
+/// Everything a generated crate hands the runtime.
+pub struct Backend {
+    /// The schema IR as JSON (`src/generated/schema.json`).
+    pub schema_json: &'static str,
+    /// The OpenAPI document (`src/generated/openapi.json`), served at `/api/openapi.json`.
+    pub openapi_json: &'static str,
+    pub collections: Vec<CollectionSpec>,
+    pub sqlite_migrations: &'static [Migration],
+    pub postgres_migrations: &'static [Migration],
+    pub routes: Router<AppState>,
+}
+
+impl Backend {
+    /// Adds the user's own routes (from `src/hooks.rs`).
+    pub fn routes(mut self, routes: Router<AppState>) -> Self {
+        self.routes = self.routes.merge(routes);
+        self
+    }
+}
+
+/// Every rule of `schema` typed by the checker (`_superusers`, built in, has none).
+fn checked_rules(schema: &Schema) -> BTreeMap<(String, baas_schema::ir::Action), baas_schema::check::TExpr> {
+    let mut user = schema.clone();
+    user.collections.retain(|c| c.name != system::SUPERUSERS);
+    let mut diags = baas_schema::Diagnostics::new();
+    match baas_schema::check::check(&user, &mut diags) {
+        Some(checked) => checked.rules,
+        None => {
+            tracing::error!("the embedded schema does not check; relation filters will see nothing");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// The shared state of a running backend: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    schema: Schema,
+    settings: Settings,
+    collections: BTreeMap<String, Arc<Coll>>,
+    by_id: BTreeMap<String, String>,
+    secret: Vec<u8>,
+    storage: Storage,
+    realtime: crate::realtime::Hub,
+}
+
+impl AppState {
+    /// Assembles the state; `schema` must already include `_superusers`.
+    pub fn new(db: Db, schema: Schema, specs: Vec<CollectionSpec>, secret: Vec<u8>, storage: Storage) -> Self {
+        let mut collections = BTreeMap::new();
+        let mut by_id = BTreeMap::new();
+        let mut specs: BTreeMap<&str, CollectionSpec> = specs.into_iter().map(|s| (s.name, s)).collect();
+        let checked = checked_rules(&schema);
+        for ir in &schema.collections {
+            let spec = specs.remove(ir.name.as_str());
+            let (rules, hooks): (RuleSet, Arc<dyn RecordHooks>) = match spec {
+                Some(s) => (s.rules, s.hooks),
+                None => (RuleSet::default(), Arc::new(NoHooks)),
+            };
+            let table = baas_schema::sql::quote(&ir.name);
+            let columns = ir
+                .fields
+                .iter()
+                .map(|f| format!("{table}.{}", baas_schema::sql::quote(&f.name)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            by_id.insert(ir.id.clone(), ir.name.clone());
+            let list_rule = checked.get(&(ir.name.clone(), baas_schema::ir::Action::List)).cloned();
+            collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
+        }
+        let settings = schema.settings.clone();
+        let realtime = crate::realtime::Hub::new();
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, realtime }) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.inner.secret
+    }
+
+    /// Where uploaded files live.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// This instance's realtime subscribers.
+    pub fn realtime(&self) -> &crate::realtime::Hub {
+        &self.inner.realtime
+    }
+
+    /// A collection by name or by id.
+    pub fn collection(&self, name_or_id: &str) -> Option<Arc<Coll>> {
+        self.lookup(name_or_id).cloned()
+    }
+
+    /// A collection by name or id, borrowed from the state.
+    pub fn collection_ref(&self, name_or_id: &str) -> Option<&Coll> {
+        self.lookup(name_or_id).map(|c| &**c)
+    }
+
+    fn lookup(&self, name_or_id: &str) -> Option<&Arc<Coll>> {
+        let name = self.inner.by_id.get(name_or_id).map_or(name_or_id, String::as_str);
+        self.inner.collections.get(name)
+    }
+
+    pub fn collections(&self) -> impl Iterator<Item = &Arc<Coll>> {
+        self.inner.collections.values()
+    }
+
+    /// The schema IR parsed from generated JSON, with `_superusers` added.
+    pub fn load_schema(json: &str) -> Result<Schema, String> {
+        let mut schema: Schema =
+            serde_json::from_str(json).map_err(|e| format!("the embedded schema is invalid: {e}"))?;
+        if schema.collection(system::SUPERUSERS).is_none() {
+            schema.collections.push(system::superusers());
+        }
+        Ok(schema)
+    }
+}
