@@ -185,14 +185,16 @@ fn steps() -> Vec<Step> {
 }
 
 /// What the build asks of the user when a collection is added: an (empty) implementation of
-/// its hooks trait in `src/hooks.rs`.
+/// its hooks in `src/hooks.rs`.
 fn implement_new_hooks(dir: &Path, checked: &baas::schema::CheckedSchema) {
     let path = dir.join("src/hooks.rs");
     let mut hooks = std::fs::read_to_string(&path).unwrap();
     for c in &checked.schema.collections {
-        let (module, name) = (baas::codegen::names::module_ident(&c.name), baas::codegen::names::hooks_trait(&c.name));
-        if !hooks.contains(&format!("{name} for Hooks")) {
-            hooks.push_str(&format!("\nimpl crate::generated::{module}::{name} for Hooks {{}}\n"));
+        let (module, ty) = (baas::codegen::names::module_ident(&c.name), baas::codegen::names::record_type(&c.name));
+        if !hooks.contains(&format!("<{ty}> for Hooks")) && !hooks.contains(&format!("::{ty}> for Hooks")) {
+            hooks.push_str(&format!(
+                "\nimpl ::baas_runtime::CollectionHooks<crate::generated::{module}::{ty}> for Hooks {{}}\n"
+            ));
         }
     }
     std::fs::write(&path, hooks).unwrap();
@@ -247,13 +249,11 @@ fn the_blog_schema_evolves_on_both_engines_with_its_data_served_after_each_step(
     for (what, step, destructive, check) in steps() {
         text = step(&text);
         if what == "rename a collection" {
-            // ... and a renamed one's hooks trait is renamed in it.
+            // ... and a renamed one's record type is renamed in it.
             let hooks = std::fs::read_to_string(dir.join("src/hooks.rs")).unwrap();
             std::fs::write(
                 dir.join("src/hooks.rs"),
-                hooks
-                    .replace("comments::CommentsHooks", "replies::RepliesHooks")
-                    .replace("impl CommentsHooks", "impl RepliesHooks"),
+                hooks.replace("comments::Comment;", "replies::Reply;").replace("<Comment>", "<Reply>"),
             )
             .unwrap();
         }

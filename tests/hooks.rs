@@ -10,18 +10,18 @@ const HOOKS_RS: &str = r#"//! Hand-written hooks: must survive regeneration.
 use baas_runtime::deps::axum::routing::get;
 use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::json;
-use baas_runtime::{ApiError, ApiResult, AppState, HookContext};
+use baas_runtime::{ApiError, ApiResult, AppState, CollectionHooks, HookContext};
 
-use crate::generated::comments::CommentsHooks;
-use crate::generated::posts::{Post, PostsHooks};
-use crate::generated::users::UsersHooks;
+use crate::generated::comments::Comment;
+use crate::generated::posts::Post;
+use crate::generated::users::User;
 
 pub struct Hooks;
 
-impl UsersHooks for Hooks {}
-impl CommentsHooks for Hooks {}
+impl CollectionHooks<User> for Hooks {}
+impl CollectionHooks<Comment> for Hooks {}
 
-impl PostsHooks for Hooks {
+impl CollectionHooks<Post> for Hooks {
     fn before_create(&self, post: &mut Post, _cx: &HookContext<'_>) -> ApiResult<()> {
         if post.title == "forbidden" {
             return Err(ApiError::bad_request("No forbidden posts."));

@@ -15,7 +15,7 @@ use quote::{ToTokens, quote};
 use syn::ItemMod;
 
 use crate::names::{module_ident, record_type};
-use crate::{Previous, openapi, rust, schema_json};
+use crate::{Previous, emit, openapi, schema_json};
 
 /// Expands `#[schema(args)] item`. The migrations folder is looked up in `CARGO_MANIFEST_DIR`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -211,8 +211,8 @@ fn backend(
         let path = dir.join("schema.json").display().to_string();
         quote! { const _: &str = include_str!(#path); }
     });
-    let layout = rust::Layout::Inline { schema_json: &json, openapi_json: &openapi, migrations: &dir };
-    let module = rust::generated_mod(checked, &names, &layout);
+    let layout = emit::Layout::Inline { schema_json: &json, openapi_json: &openapi, migrations: &dir };
+    let module = emit::generated_mod(checked, &names, &layout);
     let exports = reexports(loaded, |name| checked.schema.collection(name).is_some());
     quote! { #module #snapshot #exports }
 }
@@ -226,13 +226,23 @@ fn reexports(loaded: &Loaded, exists: impl Fn(&str) -> bool) -> TokenStream {
     quote! { #(#items)* }
 }
 
-/// When even a schema without rules does not check: the struct names and `backend()` exist,
-/// so code using them reports nothing more.
+/// When even a schema without rules does not check: the record types (with no fields),
+/// `NoHooks` and `backend()` exist, so code using them reports nothing more.
 fn skeleton(loaded: &Loaded) -> TokenStream {
-    let structs = loaded.structs.iter().map(|(ident, _)| ident.to_token_stream());
+    let structs = loaded.structs.iter().map(|(ident, name)| {
+        quote! {
+            #[derive(Clone, Debug, Default, PartialEq, ::baas_runtime::deps::serde::Serialize, ::baas_runtime::deps::serde::Deserialize)]
+            #[serde(crate = "::baas_runtime::deps::serde")]
+            pub struct #ident {}
+
+            impl ::baas_runtime::TypedRecord for #ident {
+                const COLLECTION: &'static str = #name;
+            }
+        }
+    });
     quote! {
-        #(pub struct #structs;)*
-        pub struct NoHooks;
+        #(#structs)*
+        pub use ::baas_runtime::collection::NoHooks;
         pub fn backend<H>(_hooks: H) -> ::baas_runtime::Backend {
             ::core::unreachable!("the schema has errors")
         }

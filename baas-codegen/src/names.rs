@@ -46,18 +46,12 @@ pub fn record_type(collection: &str) -> Ident {
         format!("{camel}Record")
     };
     match singular.as_str() {
-        // names the generated module uses itself
-        "Adapter" | "Hooks" | "Hook" | "HookDefaults" | "HookContext" | "Record" | "Value" | "Json" | "State"
-        | "Path" | "Arc" | "ApiError" | "ApiResult" | "AppState" | "RequestCx" => {
-            format_ident!("{singular}Record")
-        }
+        // names the generated module imports
+        "ApiError" | "ApiResult" | "AppState" | "Arc" | "Bind" | "Coll" | "Deserialize" | "Filter" | "Json"
+        | "Path" | "RequestCx" | "Router" | "Rule" | "Rules" | "Serialize" | "Source" | "SqlTy" | "State"
+        | "StatusCode" | "TypedRecord" | "Value" => format_ident!("{singular}Record"),
         s => format_ident!("{s}"),
     }
-}
-
-/// The hooks trait of a collection (`posts` → `PostsHooks`).
-pub fn hooks_trait(collection: &str) -> Ident {
-    format_ident!("{}Hooks", collection.to_upper_camel_case())
 }
 
 /// A deterministic index name: `idx_<collection>_<fields>`.
@@ -89,5 +83,6 @@ mod tests {
         assert_eq!(record_type("status").to_string(), "StatusRecord");
         assert_eq!(record_type("room_stats").to_string(), "RoomStat");
         assert_eq!(record_type("staff").to_string(), "StaffRecord");
+        assert_eq!(record_type("rules").to_string(), "RuleRecord");
     }
 }

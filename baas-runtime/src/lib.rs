@@ -38,7 +38,10 @@ pub mod values;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use baas_schema as schema;
-pub use collection::{CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Record, RecordHooks, RuleSet};
+pub use collection::{
+    CollectionHooks, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Record, RecordHooks, RuleSet,
+    TypedRecord,
+};
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use migrate::Migration;
 pub use request::{Caller, RequestCx};

@@ -1,4 +1,4 @@
-// One bad rule is one error: the module still has its record types, hooks traits and
+// One bad rule is one error: the module still has its record types, hooks and
 // `backend()`, so the code that uses them compiles.
 #[baas_runtime::schema]
 mod blog {
@@ -12,7 +12,7 @@ mod blog {
 }
 
 struct Hooks;
-impl blog::posts::PostsHooks for Hooks {}
+impl baas_runtime::CollectionHooks<blog::Post> for Hooks {}
 
 fn main() {
     let _backend = blog::backend(Hooks);

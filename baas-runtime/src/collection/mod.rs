@@ -10,8 +10,8 @@ use std::sync::Arc;
 use baas_schema::ir::Collection;
 use serde_json::{Map, Value};
 
-pub use hooks::{Hook, HookContext, HookDefaults, NoHooks, RecordHooks};
-pub use rules::{CompiledRule, RuleSet};
+pub use hooks::{CollectionHooks, Hook, HookContext, HookDefaults, NoHooks, RecordHooks, Typed, TypedRecord};
+pub use rules::{Bind, CompiledRule, Filter, Rule, RuleSet, Rules, Source, SqlTy};
 
 /// A record as the runtime handles it: canonical API JSON by field name.
 pub type Record = Map<String, Value>;
@@ -21,6 +21,17 @@ pub struct CollectionSpec {
     pub name: &'static str,
     pub rules: RuleSet,
     pub hooks: Arc<dyn RecordHooks>,
+}
+
+impl CollectionSpec {
+    /// The collection whose records are `R`, with its generated rules and the user's hooks.
+    pub fn typed<R: TypedRecord>(rules: &'static Rules, hooks: &Arc<impl CollectionHooks<R>>) -> Self {
+        CollectionSpec {
+            name: R::COLLECTION,
+            rules: rules.compile(R::COLLECTION),
+            hooks: Arc::new(Typed::<R, _>::new(hooks.clone())),
+        }
+    }
 }
 
 /// A collection at runtime.

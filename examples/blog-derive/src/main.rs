@@ -1,5 +1,7 @@
 //! The blog backend, described with derive macros: the same API as `schemas/blog.yaml`.
 
+use baas_runtime::CollectionHooks;
+
 #[baas_runtime::schema(batch(enabled = true, max_requests = 50))]
 pub mod blog {
     use baas_runtime::Collection;
@@ -58,9 +60,9 @@ pub mod blog {
 
 /// Hooks: every method has a default; override what you need.
 struct Hooks;
-impl blog::users::UsersHooks for Hooks {}
-impl blog::posts::PostsHooks for Hooks {}
-impl blog::comments::CommentsHooks for Hooks {}
+impl CollectionHooks<blog::User> for Hooks {}
+impl CollectionHooks<blog::Post> for Hooks {}
+impl CollectionHooks<blog::Comment> for Hooks {}
 
 fn main() -> std::process::ExitCode {
     baas_runtime::run(blog::backend(Hooks))

@@ -1,6 +1,8 @@
 //! The blog-yaml backend: generated once by baas, yours from now on.
+
 mod generated;
 mod hooks;
+
 fn main() -> ::std::process::ExitCode {
     ::baas_runtime::run(generated::backend(hooks::Hooks).routes(hooks::routes()))
 }

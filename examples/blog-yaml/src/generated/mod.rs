@@ -2,14 +2,19 @@
 
 /// The `users` collection.
 pub mod users;
+
 /// The `posts` collection.
 pub mod posts;
+
 /// The `comments` collection.
 pub mod comments;
+
 /// The schema these modules were generated from, as the runtime reads it.
 pub const SCHEMA_JSON: &str = include_str!("schema.json");
+
 /// The OpenAPI 3.1 document of this API, served at `/api/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
 /// Migrations for SQLite, in order.
 pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = &[
     ::baas_runtime::Migration {
@@ -17,6 +22,7 @@ pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = &[
         sql: include_str!("../../migrations/sqlite/0001_init.sql"),
     },
 ];
+
 /// Migrations for PostgreSQL, in order.
 pub static POSTGRES_MIGRATIONS: &[::baas_runtime::Migration] = &[
     ::baas_runtime::Migration {
@@ -24,30 +30,42 @@ pub static POSTGRES_MIGRATIONS: &[::baas_runtime::Migration] = &[
         sql: include_str!("../../migrations/postgres/0001_init.sql"),
     },
 ];
+
 /// Every collection's hooks; implemented by your `Hooks` type in `src/hooks.rs`.
-pub trait Hooks: users::UsersHooks + posts::PostsHooks + comments::CommentsHooks {}
-impl<T: users::UsersHooks + posts::PostsHooks + comments::CommentsHooks> Hooks for T {}
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement the hooks of every collection",
+    note = "implement `baas_runtime::CollectionHooks<R>` for `{Self}` with the record type `R` of each collection (users::User, posts::Post, comments::Comment) in src/hooks.rs; every method has a default"
+)]
+pub trait Hooks
+where
+    Self: ::baas_runtime::CollectionHooks<users::User>
+        + ::baas_runtime::CollectionHooks<posts::Post>
+        + ::baas_runtime::CollectionHooks<comments::Comment>,
+{}
+
+impl<T> Hooks for T
+where
+    T: ::baas_runtime::CollectionHooks<users::User>
+        + ::baas_runtime::CollectionHooks<posts::Post>
+        + ::baas_runtime::CollectionHooks<comments::Comment>,
+{}
+
 /// Hooks that do nothing: `backend(NoHooks)` serves the schema as it is.
-#[allow(dead_code)]
-pub struct NoHooks;
-impl users::UsersHooks for NoHooks {}
-impl posts::PostsHooks for NoHooks {}
-impl comments::CommentsHooks for NoHooks {}
+#[allow(unused_imports)]
+pub use ::baas_runtime::collection::NoHooks;
+
 /// The backend: schema, rules, hooks, migrations and the generated routes.
 pub fn backend<H: Hooks>(hooks: H) -> ::baas_runtime::Backend {
+    use ::baas_runtime::CollectionSpec;
     let hooks = ::std::sync::Arc::new(hooks);
     ::baas_runtime::Backend {
         schema_json: SCHEMA_JSON,
         openapi_json: OPENAPI_JSON,
-        collections: vec![
-            ::baas_runtime::CollectionSpec { name : users::NAME, rules : users::rules(),
-            hooks : ::std::sync::Arc::new(users::Adapter::new(hooks.clone())), },
-            ::baas_runtime::CollectionSpec { name : posts::NAME, rules : posts::rules(),
-            hooks : ::std::sync::Arc::new(posts::Adapter::new(hooks.clone())), },
-            ::baas_runtime::CollectionSpec { name : comments::NAME, rules :
-            comments::rules(), hooks : ::std::sync::Arc::new(comments::Adapter::new(hooks
-            .clone())), }
-        ],
+        collections: Vec::from([
+            CollectionSpec::typed::<users::User>(&users::RULES, &hooks),
+            CollectionSpec::typed::<posts::Post>(&posts::RULES, &hooks),
+            CollectionSpec::typed::<comments::Comment>(&comments::RULES, &hooks),
+        ]),
         sqlite_migrations: SQLITE_MIGRATIONS,
         postgres_migrations: POSTGRES_MIGRATIONS,
         routes: ::baas_runtime::deps::axum::Router::new()
