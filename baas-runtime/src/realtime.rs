@@ -40,9 +40,10 @@ use tokio::sync::{Notify, OnceCell, mpsc};
 use crate::collection::{Coll, CompiledRule, HookContext, Record};
 use crate::db::{Conn, SqlValue};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
+use crate::records::{self, expand};
 use crate::request::{Caller, RequestCx};
-use crate::state::AppState;
-use crate::{expand, id, query, records};
+use crate::state::{AppState, Change as Kind, ChangeSink};
+use crate::{id, query};
 
 /// Messages a client may have waiting before it is dropped as too slow.
 pub const QUEUE: usize = 1024;
@@ -63,26 +64,23 @@ const MAX_PAYLOAD: usize = 7900;
 const MISSING_CLIENT: &str = "Missing or invalid client id.";
 const AUTH_MISMATCH: &str = "The current and the previous request authorization don't match.";
 
-/// What happened to a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Create,
-    Update,
-    Delete,
+/// A change's name on the wire (the event's `action`, the notification's `kind`).
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Create => "create",
+        Kind::Update => "update",
+        Kind::Delete => "delete",
+    }
 }
 
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Create => "create",
-            Kind::Update => "update",
-            Kind::Delete => "delete",
-        }
-    }
+fn kind_from_name(s: &str) -> Option<Kind> {
+    [Kind::Create, Kind::Update, Kind::Delete].into_iter().find(|k| kind_name(*k) == s)
+}
 
-    fn from_name(s: &str) -> Option<Kind> {
-        [Kind::Create, Kind::Update, Kind::Delete].into_iter().find(|k| k.name() == s)
-    }
+/// This instance's hub: the change sink of every state the server builds.
+fn hub(app: &AppState) -> &Hub {
+    let sink: &dyn std::any::Any = app.changes();
+    sink.downcast_ref::<Hub>().expect("a served backend's change sink is its realtime hub")
 }
 
 /// A committed change: the record as stored (secrets removed); for a delete, its last state.
@@ -239,9 +237,15 @@ impl Hub {
 
 // --- publishing ---------------------------------------------------------------------------------
 
-/// Announces a change of `record` in `coll`, from inside the write transaction: delivered
-/// after the commit, never for a rollback.
-pub fn publish(conn: &Conn<'_>, app: &AppState, coll: &Coll, kind: Kind, record: &Record) {
+impl ChangeSink for Hub {
+    /// Announces a change of `record` in `coll`, from inside the write transaction: delivered
+    /// after the commit, never for a rollback.
+    fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: Kind, record: &Record) {
+        publish(self, conn, coll, kind, record);
+    }
+}
+
+fn publish(hub: &Hub, conn: &Conn<'_>, coll: &Coll, kind: Kind, record: &Record) {
     let mut record = record.clone();
     for field in &coll.ir.fields {
         if matches!(field.ty, FieldType::Password) || field.name == system::TOKEN_KEY {
@@ -249,7 +253,6 @@ pub fn publish(conn: &Conn<'_>, app: &AppState, coll: &Coll, kind: Kind, record:
         }
     }
     let change = Change { collection: coll.ir.name.clone(), kind, record, by_reference: false };
-    let hub = app.realtime();
     if conn.dialect() == Dialect::Postgres {
         notify(conn, &hub.origin, &change);
     }
@@ -263,11 +266,12 @@ pub fn publish(conn: &Conn<'_>, app: &AppState, coll: &Coll, kind: Kind, record:
 /// Sends `change` to the other instances, as part of the transaction.
 fn notify(conn: &Conn<'_>, origin: &str, change: &Change) {
     let mut payload =
-        json!({"o": origin, "c": change.collection, "k": change.kind.name(), "r": change.record}).to_string();
+        json!({"o": origin, "c": change.collection, "k": kind_name(change.kind), "r": change.record}).to_string();
     if payload.len() > MAX_PAYLOAD {
         let id = change.record.get(system::ID).cloned().unwrap_or(Value::Null);
-        payload = json!({"o": origin, "c": change.collection, "k": change.kind.name(), "r": {"id": id}, "ref": true})
-            .to_string();
+        payload =
+            json!({"o": origin, "c": change.collection, "k": kind_name(change.kind), "r": {"id": id}, "ref": true})
+                .to_string();
     }
     let sent = conn.execute("SELECT pg_notify($1, $2)", &[SqlValue::Text(CHANNEL.into()), SqlValue::Text(payload)]);
     if let Err(e) = sent {
@@ -319,7 +323,7 @@ fn parse_notification(payload: &str, origin: &str) -> Option<Change> {
     }
     Some(Change {
         collection: v.get("c")?.as_str()?.to_owned(),
-        kind: Kind::from_name(v.get("k")?.as_str()?)?,
+        kind: kind_from_name(v.get("k")?.as_str()?)?,
         record: v.get("r")?.as_object()?.clone(),
         by_reference: v.get("ref").is_some(),
     })
@@ -329,7 +333,7 @@ fn parse_notification(payload: &str, origin: &str) -> Option<Change> {
 
 /// `GET /api/realtime`: the event stream, opened with `PB_CONNECT`.
 pub async fn connect(State(app): State<AppState>) -> Response {
-    let hub = app.realtime();
+    let hub = hub(&app);
     hub.start(&app).await;
     let (client, rx) = hub.join();
     let id = client.id.clone();
@@ -381,7 +385,7 @@ struct Leave {
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.app.realtime().remove(&self.id);
+        hub(&self.app).remove(&self.id);
     }
 }
 
@@ -395,8 +399,7 @@ pub async fn subscribe(State(app): State<AppState>, req: RequestCx) -> ApiResult
         errors.insert("clientId".into(), FieldError::required());
         return Err(ApiError::fields(crate::error::msg::VALIDATION, errors));
     }
-    let client =
-        app.realtime().client(client_id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, MISSING_CLIENT))?;
+    let client = hub(&app).client(client_id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, MISSING_CLIENT))?;
     let raw: Vec<String> = match body.get("subscriptions") {
         Some(Value::Array(items)) => {
             items.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect()
@@ -596,8 +599,7 @@ async fn dispatch(app: &AppState, rules: &Rules, changes: Vec<Change>) -> ApiRes
         }
         events.push(Event { coll, change, id });
     }
-    let subscribers: Vec<Subscriber> = app
-        .realtime()
+    let subscribers: Vec<Subscriber> = hub(app)
         .clients
         .read()
         .unwrap_or_else(|p| p.into_inner())
@@ -650,11 +652,11 @@ async fn sql_checks<'a>(
     if jobs.is_empty() {
         return Ok(HashMap::new());
     }
-    app.realtime().sql_checks.fetch_add(jobs.len(), Ordering::Relaxed);
+    hub(&app).sql_checks.fetch_add(jobs.len(), Ordering::Relaxed);
     let app2 = app.clone();
     let answers = app
         .db()
-        .read(move |conn| {
+        .read(move |conn| -> ApiResult<_> {
             let mut answers = Vec::with_capacity(jobs.len());
             for (coll, record, req, rule, filter) in jobs {
                 let ok = match (rule, filter) {
@@ -738,7 +740,7 @@ async fn deliver<'a>(
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::info!("realtime: client {} is too slow, dropping it", sub.client.id);
-                    app.realtime().remove(&sub.client.id);
+                    hub(&app).remove(&sub.client.id);
                     break;
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => break,
@@ -787,7 +789,9 @@ async fn shape(app: &AppState, coll: &Arc<Coll>, change: &Change, req: &RequestC
     let record = if req.query.get("expand").is_some_and(|e| !e.trim().is_empty()) {
         let (app2, c, req) = (app.clone(), coll.clone(), clone_request(req));
         app.db()
-            .read(move |conn| Ok(expand::expand_all(&app2, conn, vec![record], &c, &req)?.pop().unwrap_or_default()))
+            .read(move |conn| -> ApiResult<_> {
+                Ok(expand::expand_all(&app2, conn, vec![record], &c, &req)?.pop().unwrap_or_default())
+            })
             .await?
     } else {
         record
@@ -796,7 +800,7 @@ async fn shape(app: &AppState, coll: &Arc<Coll>, change: &Change, req: &RequestC
     if let Some(fields) = req.query.get("fields") {
         query::pick_fields(&mut record, fields);
     }
-    Ok(json!({"action": change.kind.name(), "record": record}).to_string())
+    Ok(json!({"action": kind_name(change.kind), "record": record}).to_string())
 }
 
 fn clone_request(req: &RequestCx) -> RequestCx {
@@ -883,7 +887,7 @@ collections:
         // No test here stores files; the folder is never written.
         let storage =
             crate::storage::Storage::local(&std::env::temp_dir().join("baas-realtime-unit")).expect("a local storage");
-        AppState::new(db, schema, specs, b"secret".to_vec(), storage)
+        AppState::new(db, schema, specs, b"secret".to_vec(), storage, Arc::new(Hub::new()))
     }
 
     fn record(fields: Value) -> Record {
@@ -896,7 +900,7 @@ collections:
 
     /// A client subscribed to `topic` as `auth` (a user id; `None`: anonymous).
     fn subscribed(app: &AppState, topic: &str, auth: Option<&str>) -> (Arc<Client>, mpsc::Receiver<Message>) {
-        let (client, rx) = app.realtime().join();
+        let (client, rx) = hub(&app).join();
         let mut req = RequestCx::system();
         req.auth = auth.map(|id| Caller {
             collection: app.collection("users").expect("users"),
@@ -943,7 +947,7 @@ collections:
         assert_eq!(ids(&mut anon), ["posts/* p4"]);
         assert_eq!(ids(&mut owner), ["posts/* p3", "posts/* p4"]);
         assert_eq!(ids(&mut other), ["posts/*?options=%7B%22query%22%3A%7B%22fields%22%3A%22id%22%7D%7D p4"]);
-        assert_eq!(app.realtime().sql_checks(), 0, "no database read for a row-only rule");
+        assert_eq!(hub(&app).sql_checks(), 0, "no database read for a row-only rule");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -955,9 +959,9 @@ collections:
         let mut streams: Vec<_> = (0..5).map(|_| subscribed(&app, "comments/*", None)).collect();
         streams.extend((0..3).map(|_| subscribed(&app, "comments/*", Some("u1"))));
         dispatch(&app, &rules, vec![change("comments", json!({"id": "c1", "post": "p1"}))]).await.unwrap();
-        assert_eq!(app.realtime().sql_checks(), 2, "anonymous and u1");
+        assert_eq!(hub(&app).sql_checks(), 2, "anonymous and u1");
         dispatch(&app, &rules, vec![change("comments", json!({"id": "c2", "post": "p2"}))]).await.unwrap();
-        assert_eq!(app.realtime().sql_checks(), 4);
+        assert_eq!(hub(&app).sql_checks(), 4);
         for (_, rx) in &mut streams {
             let first: Value =
                 serde_json::from_str(&rx.try_recv().expect("the comment on the published post").data).unwrap();
@@ -967,7 +971,7 @@ collections:
         // changes that queued up together are judged in one visit, still once per identity
         let batch = ["c3", "c4", "c5"].map(|id| change("comments", json!({"id": id, "post": "p1"})));
         dispatch(&app, &rules, batch.to_vec()).await.unwrap();
-        assert_eq!(app.realtime().sql_checks(), 10);
+        assert_eq!(hub(&app).sql_checks(), 10);
         for (_, rx) in &mut streams {
             let ids: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
                 .map(|m| serde_json::from_str::<Value>(&m.data).unwrap()["record"]["id"].as_str().unwrap().to_owned())
@@ -990,8 +994,8 @@ collections:
                 .unwrap();
             while fast.try_recv().is_ok() {}
         }
-        assert_eq!(app.realtime().clients(), 1, "the slow client is gone, the other stays");
-        assert!(app.realtime().client(&slow.id).is_none());
+        assert_eq!(hub(&app).clients(), 1, "the slow client is gone, the other stays");
+        assert!(hub(&app).client(&slow.id).is_none());
         // its stream is told to end at once, with what was queued left undelivered
         tokio::time::timeout(Duration::from_secs(1), slow.kill.notified()).await.expect("the stream is ended");
         let mut queued = 0;

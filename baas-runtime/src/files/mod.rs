@@ -15,7 +15,6 @@
 //! A process killed between a commit and step 3 leaves unreferenced files behind, never
 //! missing ones.
 
-pub mod serve;
 pub mod thumb;
 
 use baas_schema::ir::{Collection, FieldType, Schema};

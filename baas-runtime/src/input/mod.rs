@@ -41,15 +41,18 @@
 //! agreement); only when that passes are the record's fields checked (password length, email
 //! format, the declared fields, …).
 
-use std::collections::HashMap;
-use std::net::Ipv6Addr;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use baas_schema::ir::{Collection, FieldType, system};
+use serde_json::{Map, Value};
 
-use baas_schema::ir::{Collection, Field, FieldType, system};
-use regex::Regex;
-use serde_json::{Map, Number, Value};
+use crate::error::{ApiError, FieldErrors};
 
-use crate::error::{ApiError, FieldError, FieldErrors};
+mod auth;
+mod coerce;
+mod fields;
+
+use auth::*;
+use coerce::*;
+use fields::*;
 
 /// The body key that must repeat `password` (auth collections).
 pub const PASSWORD_CONFIRM: &str = "passwordConfirm";
@@ -79,9 +82,9 @@ pub enum Mode<'a> {
     },
 }
 
-/// Who sends the body.
+/// Who writes the body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Caller {
+pub struct Writer {
     /// A superuser (PocketBase's "manage access"): may set `verified`, change `email`, change a
     /// password without `oldPassword`, and write hidden fields.
     pub superuser: bool,
@@ -118,7 +121,7 @@ pub fn prepare(
     collection: &Collection,
     body: &Map<String, Value>,
     mode: Mode<'_>,
-    caller: &Caller,
+    caller: &Writer,
 ) -> Result<Prepared, FieldErrors> {
     let existing = match mode {
         Mode::Create => None,
@@ -227,608 +230,52 @@ pub fn coerce(ty: &FieldType, raw: &Value) -> Value {
     Draft::from_input(ty, raw).into_value(ty)
 }
 
-// --- fields -------------------------------------------------------------------------------
-
-/// Fields a body can set: the declared ones and, in auth collections, `email`,
-/// `emailVisibility` and `verified`. Never `id` (read apart), `tokenKey`, passwords or
-/// autodates.
-fn takes_input(field: &Field) -> bool {
-    match field.ty {
-        FieldType::Autodate { .. } | FieldType::Password => false,
-        _ => {
-            !field.system || matches!(field.name.as_str(), system::EMAIL | system::EMAIL_VISIBILITY | system::VERIFIED)
-        }
-    }
-}
-
-/// A value being built, before it becomes JSON. Select, relation and file fields are lists;
-/// a single one holds at most one item.
-#[derive(Clone, Debug, PartialEq)]
-enum Draft {
-    Text(String),
-    Number(f64),
-    Bool(bool),
-    List(Vec<String>),
-    Json(Value),
-}
-
-impl Draft {
-    fn zero(ty: &FieldType) -> Draft {
-        match ty {
-            FieldType::Number { .. } => Draft::Number(0.0),
-            FieldType::Bool => Draft::Bool(false),
-            FieldType::Select { .. } | FieldType::Relation { .. } | FieldType::File { .. } => Draft::List(Vec::new()),
-            FieldType::Json => Draft::Json(Value::Null),
-            FieldType::Text { .. }
-            | FieldType::Email
-            | FieldType::Url
-            | FieldType::Date
-            | FieldType::Autodate { .. }
-            | FieldType::Password => Draft::Text(String::new()),
-        }
-    }
-
-    /// A client's value, coerced to the type.
-    fn from_input(ty: &FieldType, raw: &Value) -> Draft {
-        match ty {
-            FieldType::Number { .. } => Draft::Number(to_number(raw)),
-            FieldType::Bool => Draft::Bool(to_bool(raw)),
-            FieldType::Date => Draft::Text(to_date(raw)),
-            FieldType::Select { .. } | FieldType::Relation { .. } | FieldType::File { .. } => {
-                Draft::List(single_or_all(ty, to_list(raw)))
-            }
-            FieldType::Json => Draft::Json(to_json(raw)),
-            FieldType::Text { .. }
-            | FieldType::Email
-            | FieldType::Url
-            | FieldType::Autodate { .. }
-            | FieldType::Password => Draft::Text(to_text(raw)),
-        }
-    }
-
-    fn into_value(self, ty: &FieldType) -> Value {
-        match self {
-            Draft::Text(s) => Value::String(s),
-            Draft::Number(n) => number_value(n),
-            Draft::Bool(b) => Value::Bool(b),
-            Draft::List(items) if ty.is_multiple() => Value::from(items),
-            Draft::List(mut items) => Value::String(items.pop().unwrap_or_default()),
-            Draft::Json(v) => v,
-        }
-    }
-
-    /// Whether the value counts as empty for `required` (and skips the other checks).
-    fn is_blank(&self) -> bool {
-        match self {
-            Draft::Text(s) => s.is_empty(),
-            Draft::Number(n) => *n == 0.0,
-            Draft::Bool(b) => !b,
-            Draft::List(items) => items.is_empty(),
-            Draft::Json(v) => match v {
-                Value::Null => true,
-                Value::String(s) => s.is_empty(),
-                Value::Array(a) => a.is_empty(),
-                Value::Object(o) => o.is_empty(),
-                Value::Bool(_) | Value::Number(_) => false,
-            },
-        }
-    }
-}
-
-/// What the body makes of `field`: `None` when no key of the body applies to it, else the
-/// resulting value (plain value first, then the modifiers, on top of `current` or the zero).
-fn apply_body(field: &Field, body: &Map<String, Value>, current: Option<&Value>) -> Option<Draft> {
-    let name = field.name.as_str();
-    let plain = body.get(name);
-    match &field.ty {
-        FieldType::Number { .. } => {
-            let add = body.get(&format!("{name}+"));
-            let subtract = body.get(&format!("{name}-"));
-            if plain.is_none() && add.is_none() && subtract.is_none() {
-                return None;
-            }
-            let mut n = plain.or(current).map_or(0.0, to_number);
-            if let Some(v) = add {
-                n += to_number(v);
-            }
-            if let Some(v) = subtract {
-                n -= to_number(v);
-            }
-            Some(Draft::Number(n))
-        }
-        FieldType::Select { .. } | FieldType::Relation { .. } => {
-            let prepend = body.get(&format!("+{name}"));
-            let append = body.get(&format!("{name}+"));
-            let remove = body.get(&format!("{name}-"));
-            if plain.is_none() && prepend.is_none() && append.is_none() && remove.is_none() {
-                return None;
-            }
-            let mut items = single_or_all(&field.ty, plain.or(current).map(to_list).unwrap_or_default());
-            if let Some(v) = prepend {
-                items = single_or_all(&field.ty, unique(to_list(v).into_iter().chain(items)));
-            }
-            if let Some(v) = append {
-                items = single_or_all(&field.ty, unique(items.into_iter().chain(to_list(v))));
-            }
-            if let Some(v) = remove {
-                let gone = to_list(v);
-                items.retain(|item| !gone.contains(item));
-            }
-            Some(Draft::List(items))
-        }
-        // Names, uploads and their modifiers are settled with the uploads (`files::resolve`).
-        FieldType::File { .. } => None,
-        _ => plain.map(|v| Draft::from_input(&field.ty, v)),
-    }
-}
-
-/// The first problem with a field's value, as PocketBase reports it. File fields are checked
-/// with their uploads, by the caller.
-fn field_error(field: &Field, draft: &Draft) -> Option<FieldError> {
-    if matches!(field.ty, FieldType::File { .. }) {
-        return None;
-    }
-    if let Draft::Number(n) = draft
-        && !n.is_finite()
-    {
-        return Some(FieldError::new("validation_not_a_number", "The submitted number is not properly formatted."));
-    }
-    if draft.is_blank() {
-        return field.required.then(FieldError::required);
-    }
-    match (&field.ty, draft) {
-        (FieldType::Text { min, max, pattern }, Draft::Text(s)) => text_error(s, *min, *max, pattern.as_deref()),
-        (FieldType::Email, Draft::Text(s)) => {
-            (!is_email(s)).then(|| FieldError::new("validation_is_email", "Must be a valid email address."))
-        }
-        (FieldType::Url, Draft::Text(s)) => {
-            (!is_url(s)).then(|| FieldError::new("validation_invalid_url", "Must be a valid url."))
-        }
-        (FieldType::Number { min, max, integer }, Draft::Number(n)) => number_error(*n, *min, *max, *integer),
-        (FieldType::Select { values, .. }, Draft::List(items)) => items.iter().find(|v| !values.contains(v)).map(|v| {
-            FieldError::new("validation_invalid_value", format!("Invalid value {v}.")).with_param("value", v.as_str())
-        }),
-        (FieldType::Relation { .. }, Draft::List(ids)) => {
-            (!ids.iter().all(|id| crate::id::is_valid_id(id))).then(|| {
-                FieldError::new(
-                    "validation_missing_rel_records",
-                    "Failed to find all relation records with the provided ids.",
-                )
-            })
-        }
-        _ => None,
-    }
-}
-
-/// Length (in characters) and pattern of a non-empty text. No `max` means 5000.
-fn text_error(s: &str, min: Option<u32>, max: Option<u32>, pattern: Option<&str>) -> Option<FieldError> {
-    let len = s.chars().count();
-    if let Some(min) = min.filter(|&m| m > 0)
-        && len < min as usize
-    {
-        return Some(
-            FieldError::new("validation_min_text_constraint", format!("Must be at least {min} character(s)."))
-                .with_param("min", min),
-        );
-    }
-    let max = max.filter(|&m| m > 0).unwrap_or(TEXT_MAX_DEFAULT);
-    if len > max as usize {
-        return Some(
-            FieldError::new("validation_max_text_constraint", format!("Must be no more than {max} character(s)."))
-                .with_param("max", max),
-        );
-    }
-    if let Some(pattern) = pattern.filter(|p| !p.is_empty())
-        && !pattern_matches(pattern, s)
-    {
-        return Some(invalid_format());
-    }
-    None
-}
-
-/// `integer`, `min`, `max` of a non-zero number.
-fn number_error(n: f64, min: Option<f64>, max: Option<f64>, integer: bool) -> Option<FieldError> {
-    if integer && n.fract() != 0.0 {
-        return Some(FieldError::new("validation_only_int_constraint", "Decimal numbers are not allowed."));
-    }
-    if let Some(min) = min
-        && n < min
-    {
-        return Some(
-            FieldError::new(
-                "validation_min_number_constraint",
-                format!("Must be greater or equal than {}.", number_text(min)),
-            )
-            .with_param("min", number_value(min)),
-        );
-    }
-    if let Some(max) = max
-        && n > max
-    {
-        return Some(
-            FieldError::new(
-                "validation_max_number_constraint",
-                format!("Must be less or equal than {}.", number_text(max)),
-            )
-            .with_param("max", number_value(max)),
-        );
-    }
-    None
-}
-
-fn invalid_format() -> FieldError {
-    FieldError::new("validation_invalid_format", "Invalid value format.")
-}
-
-fn mismatch() -> FieldError {
-    FieldError::new("validation_values_mismatch", "Values don't match.")
-}
-
-/// Whether `pattern` matches somewhere in `text` (unanchored, like Go's `MatchString`).
-/// Patterns are compiled once; one that does not compile matches nothing.
-fn pattern_matches(pattern: &str, text: &str) -> bool {
-    static CACHE: OnceLock<RwLock<HashMap<String, Option<Regex>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let cached = cache.read().unwrap_or_else(PoisonError::into_inner).get(pattern).cloned();
-    let regex = cached.unwrap_or_else(|| {
-        let compiled = Regex::new(pattern).ok();
-        cache.write().unwrap_or_else(PoisonError::into_inner).insert(pattern.to_owned(), compiled.clone());
-        compiled
-    });
-    regex.is_some_and(|re| re.is_match(text))
-}
-
-// --- id and auth --------------------------------------------------------------------------
-
-/// `id`: on update it must be absent or unchanged; on create a non-empty one must satisfy the
-/// collection's id field (15 characters of `[a-z0-9]`) and is then kept.
-fn read_id(
-    collection: &Collection,
-    body: &Map<String, Value>,
-    existing: Option<&Map<String, Value>>,
-    values: &mut Map<String, Value>,
-    errors: &mut FieldErrors,
-) {
-    let Some(raw) = body.get(system::ID) else { return };
-    let given = to_text(raw);
-    if let Some(existing) = existing {
-        if existing.get(system::ID).map(to_text).unwrap_or_default() != given {
-            errors.insert(
-                system::ID.to_owned(),
-                FieldError::new("validation_pk_change", "The record primary key cannot be changed."),
-            );
-        }
-        return;
-    }
-    if given.is_empty() {
-        return; // the caller generates one
-    }
-    let error = if let Some(c) = ID_FORBIDDEN.into_iter().find(|&c| given.contains(c)) {
-        Some(
-            FieldError::new("validation_pk_forbidden", "The record primary key contains forbidden characters.")
-                .with_param("forbidden", c.to_string()),
-        )
-    } else {
-        match collection.field(system::ID).map(|f| &f.ty) {
-            Some(FieldType::Text { min, max, pattern }) => text_error(&given, *min, *max, pattern.as_deref()),
-            _ => (!crate::id::is_valid_id(&given)).then(invalid_format),
-        }
-    };
-    match error {
-        Some(error) => {
-            errors.insert(system::ID.to_owned(), error);
-        }
-        None => {
-            values.insert(system::ID.to_owned(), Value::String(given));
-        }
-    }
-}
-
-/// The password keys of a body, as text (`""` when absent).
-struct Passwords {
-    password: String,
-    confirm: String,
-    old: String,
-}
-
-impl Passwords {
-    fn read(body: &Map<String, Value>) -> Self {
-        let text = |key: &str| body.get(key).map(to_text).unwrap_or_default();
-        Passwords { password: text(system::PASSWORD), confirm: text(PASSWORD_CONFIRM), old: text(OLD_PASSWORD) }
-    }
-}
-
-/// PocketBase's auth form checks, run before the record's field checks.
-fn auth_form_errors(
-    body: &Map<String, Value>,
-    passwords: &Passwords,
-    existing: Option<&Map<String, Value>>,
-    caller: &Caller,
-    errors: &mut FieldErrors,
-) {
-    let is_new = existing.is_none();
-    let stored = |key: &str| existing.and_then(|e| e.get(key));
-    if !caller.superuser {
-        // Email changes go through request-email-change; an unchanged email is fine.
-        if let Some(existing) = existing
-            && let Some(raw) = body.get(system::EMAIL)
-            && to_text(raw) != existing.get(system::EMAIL).map(to_text).unwrap_or_default()
-        {
-            errors.insert(system::EMAIL.to_owned(), mismatch());
-        }
-        if let Some(raw) = body.get(system::VERIFIED)
-            && to_bool(raw) != stored(system::VERIFIED).is_some_and(to_bool)
-        {
-            errors.insert(system::VERIFIED.to_owned(), mismatch());
-        }
-    }
-    let Passwords { password, confirm, old } = passwords;
-    if (is_new || !confirm.is_empty() || !old.is_empty()) && password.is_empty() {
-        errors.insert(system::PASSWORD.to_owned(), FieldError::required());
-    }
-    if (is_new || !password.is_empty() || !old.is_empty()) && confirm.is_empty() {
-        errors.insert(PASSWORD_CONFIRM.to_owned(), FieldError::required());
-    } else if confirm != password {
-        errors.insert(PASSWORD_CONFIRM.to_owned(), mismatch());
-    }
-    if !is_new && !caller.superuser && (!password.is_empty() || !confirm.is_empty()) && old.is_empty() {
-        errors.insert(OLD_PASSWORD.to_owned(), FieldError::required());
-    }
-}
-
-/// Length of a new password, in characters.
-fn password_error(password: &str) -> Option<FieldError> {
-    let len = password.chars().count();
-    if len < PASSWORD_MIN {
-        return Some(FieldError::new(
-            "validation_min_text_constraint",
-            format!("Must be at least {PASSWORD_MIN} character(s)."),
-        ));
-    }
-    if len > PASSWORD_MAX {
-        return Some(
-            FieldError::new(
-                "validation_max_text_constraint",
-                format!("Must be no more than {PASSWORD_MAX} character(s)."),
-            )
-            .with_param("max", PASSWORD_MAX),
-        );
-    }
-    None
-}
-
-// --- coercion -----------------------------------------------------------------------------
-
-/// Text of any value: numbers in decimal, bools as `true`/`false`, everything else `""`.
-fn to_text(raw: &Value) -> String {
-    match raw {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) => number_text(f),
-            _ => n.to_string(),
-        },
-        Value::Bool(b) => b.to_string(),
-        Value::Null | Value::Array(_) | Value::Object(_) => String::new(),
-    }
-}
-
-/// A number from a number, a numeric string or a bool; anything else is 0.
-fn to_number(raw: &Value) -> f64 {
-    match raw {
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        Value::String(s) => s.parse().unwrap_or(0.0),
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Null | Value::Array(_) | Value::Object(_) => 0.0,
-    }
-}
-
-/// Go's `strconv.ParseBool` spellings, non-zero numbers and `true`; anything else is false.
-fn to_bool(raw: &Value) -> bool {
-    match raw {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => matches!(s.as_str(), "1" | "t" | "T" | "true" | "True" | "TRUE"),
-        Value::Null | Value::Array(_) | Value::Object(_) => false,
-    }
-}
-
-/// The canonical form of a date string; `""` for anything unparseable or not a string.
-fn to_date(raw: &Value) -> String {
-    match raw {
-        Value::String(s) => crate::time::normalize(s).unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
-/// Distinct non-empty strings: an array's items as text, a string (or the JSON array of
-/// strings it holds), a number's or bool's text; nothing for null and objects.
-fn to_list(raw: &Value) -> Vec<String> {
-    let items = match raw {
-        Value::Array(items) => items.iter().map(to_text).collect(),
-        Value::String(s) if s.contains('[') => {
-            serde_json::from_str::<Vec<String>>(s).unwrap_or_else(|_| vec![s.clone()])
-        }
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => vec![to_text(raw)],
-        Value::Null | Value::Object(_) => Vec::new(),
-    };
-    unique(items)
-}
-
-/// Drops empty strings and repeats, keeping first occurrences in order.
-fn unique(items: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        if !item.is_empty() && !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
-}
-
-/// A single select/relation/file field keeps only the last item.
-fn single_or_all(ty: &FieldType, mut items: Vec<String>) -> Vec<String> {
-    if !ty.is_multiple() && items.len() > 1 {
-        items.drain(..items.len() - 1);
-    }
-    items
-}
-
-/// A json field's value. Strings are read as JSON when they look like JSON (so multipart
-/// parts work): `null`, `true`, `false`, and text starting with a digit, `-`, `"`, `[` or `{`
-/// that parses. Any other string stays a string.
-fn to_json(raw: &Value) -> Value {
-    let Value::String(s) = raw else { return raw.clone() };
-    let looks_like_json = matches!(s.as_str(), "null" | "true" | "false")
-        || s.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '"' | '[' | '{'));
-    if looks_like_json && let Ok(value) = serde_json::from_str(s) {
-        return value;
-    }
-    raw.clone()
-}
-
-/// A multipart part's value: bool, number (only when written in its shortest form) or string.
-fn infer(text: &str) -> Value {
-    match text {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => match text.parse::<f64>() {
-            Ok(n) if n.is_finite() && number_text(n) == text => number_value(n),
-            _ => Value::String(text.to_owned()),
-        },
-    }
-}
-
-/// A JSON number, integral values as integers.
-fn number_value(n: f64) -> Value {
-    match as_integer(n) {
-        Some(i) => Value::from(i),
-        None => Number::from_f64(n).map_or(Value::Null, Value::Number),
-    }
-}
-
-/// A number as PocketBase writes it: integral values without a fraction, no exponent.
-fn number_text(n: f64) -> String {
-    match as_integer(n) {
-        Some(i) => i.to_string(),
-        None => n.to_string(),
-    }
-}
-
-/// `n` as an integer when it is one and stays exact (|n| < 2^53).
-fn as_integer(n: f64) -> Option<i64> {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    (n.fract() == 0.0 && n.abs() < EXACT).then_some(n as i64)
-}
-
-/// Equality of stored and new values, with numbers compared by value (`5` and `5.0`).
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
-// --- formats ------------------------------------------------------------------------------
-
-/// A pragmatic email check: one `@`, a non-empty local part, a dotted domain of non-empty
-/// labels, no whitespace.
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        && domain.contains('.')
-        && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
-}
-
-/// A pragmatic url check in the spirit of PocketBase's validator: an optional scheme from
-/// [`URL_SCHEMES`] followed by `://`, optional `user@`, a host (a name, an IPv4 address or a
-/// bracketed IPv6 address), an optional numeric port, then anything. Without a scheme the host
-/// must contain a dot (`example.com/x`).
-fn is_url(s: &str) -> bool {
-    if s.starts_with('.') || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    let (rest, has_scheme) = match s.split_once("://") {
-        Some((scheme, rest)) => {
-            if !URL_SCHEMES.iter().any(|k| k.eq_ignore_ascii_case(scheme)) {
-                return false;
-            }
-            (rest, true)
-        }
-        None => (s, false),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let port_ok = |port: &str| port.is_empty() || port.strip_prefix(':').is_some_and(is_port);
-    if let Some(inner) = host_port.strip_prefix('[') {
-        return inner.split_once(']').is_some_and(|(addr, after)| addr.parse::<Ipv6Addr>().is_ok() && port_ok(after));
-    }
-    let host = match host_port.split_once(':') {
-        Some((host, port)) if is_port(port) => host,
-        Some(_) => return false,
-        None => host_port,
-    };
-    let host = host.strip_suffix('.').unwrap_or(host);
-    !host.is_empty()
-        && (has_scheme || host.contains('.'))
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        })
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
+/// The input rules, field type by field type, as PocketBase applies them.
 #[cfg(test)]
 mod tests {
     use baas_schema::{Diagnostics, Schema, SourceFile, yaml};
     use serde_json::json;
 
     use super::*;
+    use crate::error::FieldError;
 
     /// Every field type, optional, plus a hidden text.
     const THINGS: &str = r#"
-collections:
-  things:
-    fields:
-      title:    { type: text, min: 3, max: 10, pattern: "^[a-z ]+$" }
-      note:     { type: text }
-      count:    { type: number, min: 1, max: 10, integer: true }
-      ratio:    { type: number }
-      flag:     { type: bool }
-      contact:  { type: email }
-      site:     { type: url }
-      when:     { type: date }
-      color:    { type: select, values: [red, green, blue] }
-      colors:   { type: select, values: [red, green, blue], multiple: true }
-      owner:    { type: relation, collection: things }
-      owners:   { type: relation, collection: things, multiple: true }
-      meta:     { type: json }
-      doc:      { type: file }
-      docs:     { type: file, multiple: true }
-      stamp:    { type: autodate }
-      secret:   { type: text, hidden: true }
-  musts:
-    fields:
-      text:     { type: text, required: true }
-      number:   { type: number, required: true }
-      bool:     { type: bool, required: true }
-      email:    { type: email, required: true }
-      url:      { type: url, required: true }
-      date:     { type: date, required: true }
-      select:   { type: select, values: [a, b], required: true }
-      selects:  { type: select, values: [a, b], multiple: true, required: true }
-      rel:      { type: relation, collection: musts, required: true }
-      rels:     { type: relation, collection: musts, multiple: true, required: true }
-      json:     { type: json, required: true }
-      file:     { type: file, required: true }
-"#;
+    collections:
+      things:
+        fields:
+          title:    { type: text, min: 3, max: 10, pattern: "^[a-z ]+$" }
+          note:     { type: text }
+          count:    { type: number, min: 1, max: 10, integer: true }
+          ratio:    { type: number }
+          flag:     { type: bool }
+          contact:  { type: email }
+          site:     { type: url }
+          when:     { type: date }
+          color:    { type: select, values: [red, green, blue] }
+          colors:   { type: select, values: [red, green, blue], multiple: true }
+          owner:    { type: relation, collection: things }
+          owners:   { type: relation, collection: things, multiple: true }
+          meta:     { type: json }
+          doc:      { type: file }
+          docs:     { type: file, multiple: true }
+          stamp:    { type: autodate }
+          secret:   { type: text, hidden: true }
+      musts:
+        fields:
+          text:     { type: text, required: true }
+          number:   { type: number, required: true }
+          bool:     { type: bool, required: true }
+          email:    { type: email, required: true }
+          url:      { type: url, required: true }
+          date:     { type: date, required: true }
+          select:   { type: select, values: [a, b], required: true }
+          selects:  { type: select, values: [a, b], multiple: true, required: true }
+          rel:      { type: relation, collection: musts, required: true }
+          rels:     { type: relation, collection: musts, multiple: true, required: true }
+          json:     { type: json, required: true }
+          file:     { type: file, required: true }
+    "#;
 
     const ID: &str = "abcdefghij12345";
     const ID2: &str = "zyxwvutsrq98765";
@@ -851,7 +298,7 @@ collections:
     }
 
     fn blog(name: &str) -> Collection {
-        collection(include_str!("../../schemas/blog.yaml"), name)
+        collection(include_str!("../../../schemas/blog.yaml"), name)
     }
 
     fn obj(value: Value) -> Map<String, Value> {
@@ -861,9 +308,9 @@ collections:
         }
     }
 
-    const ANON: Caller = Caller { superuser: false, is_self: false };
-    const SELF: Caller = Caller { superuser: false, is_self: true };
-    const SUPERUSER: Caller = Caller { superuser: true, is_self: false };
+    const ANON: Writer = Writer { superuser: false, is_self: false };
+    const SELF: Writer = Writer { superuser: false, is_self: true };
+    const SUPERUSER: Writer = Writer { superuser: true, is_self: false };
 
     fn create(c: &Collection, body: Value) -> Result<Prepared, FieldErrors> {
         prepare(c, &obj(body), Mode::Create, &ANON)
@@ -877,7 +324,7 @@ collections:
         c: &Collection,
         existing: &Map<String, Value>,
         body: Value,
-        caller: &Caller,
+        caller: &Writer,
     ) -> Result<Prepared, FieldErrors> {
         prepare(c, &obj(body), Mode::Update { existing }, caller)
     }

@@ -9,10 +9,11 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Dialect, quote};
 use serde_json::{Map, Value};
 
+use super::{present, row_to_record};
 use crate::collection::{Coll, Record};
 use crate::db::{Conn, SqlValue};
 use crate::error::ApiResult;
-use crate::records::{self, present, row_to_record};
+use crate::records;
 use crate::request::RequestCx;
 use crate::state::AppState;
 
@@ -145,7 +146,7 @@ fn load(
     let table = quote(&target.ir.name);
     let multiple = target.ir.field(key).is_some_and(|f| f.ty.is_multiple());
     let first = params.len() + 1;
-    let marks: Vec<String> = (0..ids.len()).map(|i| records::placeholder(conn.dialect(), first + i)).collect();
+    let marks: Vec<String> = (0..ids.len()).map(|i| crate::db::placeholder(conn.dialect(), first + i)).collect();
     params.extend(ids.iter().map(|id| SqlValue::Text(id.clone())));
     let matches = if multiple {
         let each = match conn.dialect() {

@@ -21,10 +21,10 @@ use baas_schema::ir::FieldType;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::thumb;
 use crate::collection::Coll;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
+use crate::files::{self, thumb};
 use crate::request::{Caller, RequestCx};
 use crate::state::AppState;
 use crate::{records, token};
@@ -80,14 +80,14 @@ pub async fn file(
             .collect();
     let coll = app.collection(&collection).filter(|c| !c.ir.is_view()).ok_or_else(ApiError::not_found)?;
     let caller = match query.get("token") {
-        Some(raw) => crate::request::caller_from_token(&app, raw, token::FILE).await,
+        Some(raw) => crate::extract::caller_from_token(&app, raw, token::FILE).await,
         None => None,
     };
     let (coll2, id2, name2) = (coll.clone(), record_id.clone(), name.clone());
     // The field holding the file (protected, thumbnail sizes), when the caller may have the file.
     let (protected, thumbs) = app
         .db()
-        .read(move |conn| {
+        .read(move |conn| -> ApiResult<_> {
             let Some((protected, thumbs)) = holding(conn, &coll2, &id2, &name2)? else { return Ok(None) };
             if protected {
                 let Some(caller) = caller else { return Ok(None) };
@@ -112,7 +112,7 @@ pub async fn file(
             thumbnail(&app, &coll, &record_id, &name, spec, size, format).await?
         }
         None => {
-            let key = super::key(&coll.ir.id, &record_id, &name);
+            let key = files::key(&coll.ir.id, &record_id, &name);
             app.storage().get(&key, None).await.map_err(ApiError::internal)?.map(|o| o.bytes)
         }
     };
@@ -127,7 +127,7 @@ pub async fn file(
 fn holding(conn: &Conn<'_>, coll: &Coll, id: &str, name: &str) -> ApiResult<Option<(bool, Vec<String>)>> {
     let Some(record) = records::fetch_unchecked(conn, coll, id)? else { return Ok(None) };
     Ok(coll.ir.fields.iter().find_map(|f| match &f.ty {
-        FieldType::File { protected, thumbs, .. } if super::names(record.get(&f.name)).iter().any(|n| n == name) => {
+        FieldType::File { protected, thumbs, .. } if files::names(record.get(&f.name)).iter().any(|n| n == name) => {
             Some((*protected, thumbs.clone()))
         }
         _ => None,
@@ -146,12 +146,12 @@ async fn thumbnail(
     format: image::ImageFormat,
 ) -> ApiResult<Option<Bytes>> {
     let storage = app.storage();
-    let folder = super::thumbs_folder(&coll.ir.id, record_id, name);
+    let folder = files::thumbs_folder(&coll.ir.id, record_id, name);
     let thumb_key = format!("{folder}/{spec}_{name}");
     if let Some(cached) = storage.get(&thumb_key, None).await.map_err(ApiError::internal)? {
         return Ok(Some(cached.bytes));
     }
-    let key = super::key(&coll.ir.id, record_id, name);
+    let key = files::key(&coll.ir.id, record_id, name);
     let Some(original) = storage.get(&key, None).await.map_err(ApiError::internal)? else { return Ok(None) };
     let source = original.bytes.clone();
     let made =
@@ -184,7 +184,7 @@ struct Served {
 /// when one is asked for.
 fn respond(name: &str, bytes: Bytes, served: Served, range: Option<&HeaderValue>) -> Response {
     let Served { download, private, head } = served;
-    let mime = super::detect_mime(&bytes);
+    let mime = files::detect_mime(&bytes);
     let base = mime.split(';').next().unwrap_or_default();
     let disposition = if INLINE.contains(&base) && !download { "inline" } else { "attachment" };
     let total = bytes.len() as u64;
