@@ -29,6 +29,7 @@ pub mod state;
 pub mod storage;
 pub mod time;
 pub mod token;
+pub mod value;
 
 /// With the `mimalloc` feature, mimalloc serves every binary that links the runtime: rows are
 /// allocated on the SQLite threads and freed on the async workers, and glibc's allocator spends

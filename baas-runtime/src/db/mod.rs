@@ -385,7 +385,7 @@ mod tests {
         db.refresh_statistics();
         assert_eq!(list_page_plan(&db).await, "SCAN posts USING INDEX idx_created");
         drop(db);
-        let _ = std::fs::remove_dir_all(std::path::Path::new(&path).parent().unwrap());
+        let _ = std::fs::remove_dir_all(Path::new(&path).parent().unwrap());
     }
 
     /// Writes that queue behind a slow one share a commit: each is answered with its own

@@ -10,6 +10,7 @@ use crate::collection::{Coll, CompiledRule, HookContext, Record};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::request::RequestCx;
+use crate::value;
 
 use super::*;
 
@@ -64,53 +65,13 @@ fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx) -> SqlValue {
         BindValue::LikePattern(inner) => {
             let text = match bind_value(inner, SqlTy::Text, req) {
                 SqlValue::Text(s) => s,
-                other => sql_text(&other),
+                other => value::text_of(&other),
             };
             return SqlValue::Text(baas_schema::sql::like_pattern(&text));
         }
         request => baas_schema::eval::Request::value(req, request),
     };
-    to_sql_as(&json, ty)
-}
-
-fn sql_text(v: &SqlValue) -> String {
-    match v {
-        SqlValue::Null => String::new(),
-        SqlValue::Int(i) => i.to_string(),
-        SqlValue::Real(f) => f.to_string(),
-        SqlValue::Text(s) => s.clone(),
-        SqlValue::Bool(b) => b.to_string(),
-    }
-}
-
-/// Converts a JSON value to the parameter type a compiled predicate expects.
-fn to_sql_as(v: &Value, ty: SqlTy) -> SqlValue {
-    match ty {
-        SqlTy::Text => SqlValue::Text(match v {
-            Value::Null => String::new(),
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            other => other.to_string(),
-        }),
-        SqlTy::Number => SqlValue::Real(match v {
-            Value::Number(n) => n.as_f64().unwrap_or(0.0),
-            Value::String(s) => s.trim().parse().unwrap_or(0.0),
-            Value::Bool(b) => f64::from(u8::from(*b)),
-            _ => 0.0,
-        }),
-        SqlTy::Bool => SqlValue::Bool(match v {
-            Value::Bool(b) => *b,
-            Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-            Value::String(s) => s == "true" || s == "1",
-            _ => false,
-        }),
-        SqlTy::JsonArray => SqlValue::Text(match v {
-            Value::Array(_) => v.to_string(),
-            Value::Null => "[]".into(),
-            other => Value::Array(vec![other.clone()]).to_string(),
-        }),
-    }
+    value::to_param(&json, ty)
 }
 
 /// Reads one record by id, through `gate`.
@@ -156,7 +117,7 @@ pub(crate) fn rule_admits(
     let mut columns = Vec::new();
     for field in &coll.ir.fields {
         let value = record.get(&field.name).cloned().unwrap_or(Value::Null);
-        params.push(to_column(&field.ty, &value));
+        params.push(value::to_column(&field.ty, &value));
         let p = placeholder(dialect, params.len());
         let p = match dialect {
             Dialect::Sqlite => p,

@@ -3,13 +3,13 @@
 
 use baas_schema::ir::{FieldType, system};
 use baas_schema::sql::quote;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::collection::{Coll, Record};
 use crate::db::{Conn, DbError, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors};
-use crate::input;
 use crate::request::RequestCx;
+use crate::value;
 
 use super::*;
 
@@ -17,48 +17,12 @@ use super::*;
 
 /// A database row (columns in field order) as a record, secrets included.
 pub fn row_to_record(coll: &Coll, row: Vec<SqlValue>) -> Record {
-    let mut record = Map::new();
-    for (field, value) in coll.ir.fields.iter().zip(row) {
-        let json = match (&field.ty, value) {
-            (_, SqlValue::Null) => input::zero(&field.ty),
-            (t, SqlValue::Text(s)) if t.is_multiple() => serde_json::from_str(&s).unwrap_or_else(|_| json!([])),
-            (FieldType::Json, SqlValue::Text(s)) => serde_json::from_str(&s).unwrap_or(Value::Null),
-            (FieldType::Bool, v) => Value::Bool(v.as_i64().is_some_and(|i| i != 0) || v == SqlValue::Bool(true)),
-            (FieldType::Number { .. }, SqlValue::Int(i)) => json!(i),
-            (FieldType::Number { .. }, SqlValue::Real(f)) => number(f),
-            (_, SqlValue::Text(s)) => Value::String(s),
-            (_, SqlValue::Int(i)) => json!(i),
-            (_, SqlValue::Real(f)) => number(f),
-            (_, SqlValue::Bool(b)) => Value::Bool(b),
-        };
-        record.insert(field.name.clone(), json);
-    }
-    record
-}
-
-/// JSON numbers as PocketBase writes them: integral values without a fraction.
-fn number(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9.0e15 { json!(f as i64) } else { json!(f) }
-}
-
-/// A record's value for its column.
-pub fn to_column(ty: &FieldType, v: &Value) -> SqlValue {
-    match (ty, v) {
-        (t, v) if t.is_multiple() => SqlValue::Text(match v {
-            Value::Array(_) => v.to_string(),
-            _ => "[]".into(),
-        }),
-        (FieldType::Json, v) => SqlValue::Text(v.to_string()),
-        (FieldType::Bool, v) => SqlValue::Bool(v.as_bool().unwrap_or(false)),
-        (FieldType::Number { .. }, Value::Number(n)) => match n.as_i64() {
-            Some(i) => SqlValue::Int(i),
-            None => SqlValue::Real(n.as_f64().unwrap_or(0.0)),
-        },
-        (FieldType::Number { .. }, _) => SqlValue::Int(0),
-        (_, Value::String(s)) => SqlValue::Text(s.clone()),
-        (_, Value::Null) => SqlValue::Text(String::new()),
-        (_, other) => SqlValue::Text(other.to_string()),
-    }
+    coll.ir
+        .fields
+        .iter()
+        .zip(row)
+        .map(|(field, cell)| (field.name.clone(), value::from_column(&field.ty, cell)))
+        .collect()
 }
 
 /// The record as the caller may see it: secrets and hidden fields removed, `email` only for
@@ -93,7 +57,7 @@ pub fn shape(record: Record, req: &RequestCx) -> Value {
 pub(super) fn insert(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Result<(), DbError> {
     let names: Vec<String> = coll.ir.fields.iter().map(|f| quote(&f.name)).collect();
     let params: Vec<SqlValue> =
-        coll.ir.fields.iter().map(|f| to_column(&f.ty, record.get(&f.name).unwrap_or(&Value::Null))).collect();
+        coll.ir.fields.iter().map(|f| value::to_column(&f.ty, record.get(&f.name).unwrap_or(&Value::Null))).collect();
     let marks: Vec<String> = (1..=params.len()).map(|i| placeholder(conn.dialect(), i)).collect();
     let sql = format!("INSERT INTO {} ({}) VALUES ({})", quote(&coll.ir.name), names.join(", "), marks.join(", "));
     conn.execute(&sql, &params).map(drop)
@@ -103,7 +67,7 @@ pub(super) fn update_row(conn: &Conn<'_>, coll: &Coll, record: &Record) -> Resul
     let mut sets = Vec::new();
     let mut params = Vec::new();
     for f in coll.ir.fields.iter().filter(|f| f.name != system::ID) {
-        params.push(to_column(&f.ty, record.get(&f.name).unwrap_or(&Value::Null)));
+        params.push(value::to_column(&f.ty, record.get(&f.name).unwrap_or(&Value::Null)));
         sets.push(format!("{} = {}", quote(&f.name), placeholder(conn.dialect(), params.len())));
     }
     params.push(SqlValue::Text(record.get(system::ID).and_then(Value::as_str).unwrap_or_default().to_owned()));
