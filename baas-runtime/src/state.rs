@@ -168,9 +168,8 @@ impl AppState {
     }
 
     /// The schema IR parsed from generated JSON, with `_superusers` added.
-    pub fn load_schema(json: &str) -> Result<Schema, String> {
-        let mut schema: Schema =
-            serde_json::from_str(json).map_err(|e| format!("the embedded schema is invalid: {e}"))?;
+    pub fn load_schema(json: &str) -> Result<Schema, serde_json::Error> {
+        let mut schema: Schema = serde_json::from_str(json)?;
         if schema.collection(system::SUPERUSERS).is_none() {
             schema.collections.push(system::superusers());
         }

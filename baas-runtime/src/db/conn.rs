@@ -215,16 +215,16 @@ impl<'a> Conn<'a> {
     /// Runs `f` (migrations, the app secret) while holding the database-wide migration lock:
     /// on PostgreSQL an advisory lock, so that instances starting together migrate once. SQLite
     /// serves one machine and serialises writers itself.
-    pub fn with_migration_lock<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, String>) -> Result<T, String> {
+    pub fn with_migration_lock<T, E: From<DbError>>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E> {
         if self.dialect() == Dialect::Sqlite {
             return f(self);
         }
         self.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-            .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+            .map_err(|e| DbError::Unavailable(format!("cannot take the migration lock: {e}")))?;
         let result = f(self);
         let unlocked = self.execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
         let value = result?;
-        unlocked.map_err(|e| format!("cannot release the migration lock: {e}"))?;
+        unlocked.map_err(|e| DbError::Unavailable(format!("cannot release the migration lock: {e}")))?;
         Ok(value)
     }
 }

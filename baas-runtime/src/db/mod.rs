@@ -62,7 +62,11 @@ type Reply = Box<dyn FnOnce(Option<String>) + Send>;
 impl Db {
     /// Opens `sqlite://path` (or a bare path) or `postgres://user@host:port/db`; `:memory:` is
     /// refused since readers and the writer must share one database.
-    pub fn open(url: &str) -> Result<Db, String> {
+    pub fn open(url: &str) -> Result<Db, DbError> {
+        Db::open_url(url).map_err(DbError::Unavailable)
+    }
+
+    fn open_url(url: &str) -> Result<Db, String> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let config: postgres::Config = url.parse().map_err(|e| format!("'{url}' is not a PostgreSQL URL: {e}"))?;
@@ -201,8 +205,8 @@ impl Db {
 
     /// Runs `f` with the writer connection on the current thread (start-up, CLI commands; never
     /// inside the async runtime).
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, String>) -> Result<T, String> {
-        self.inner.with(true, f, |e| e)
+    pub fn write_blocking<T, E: From<DbError>>(&self, f: impl FnOnce(&Conn<'_>) -> Result<T, E>) -> Result<T, E> {
+        self.inner.with(true, f, |why| E::from(DbError::Unavailable(why)))
     }
 }
 
@@ -226,6 +230,7 @@ impl Pool {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,7 +264,6 @@ mod tests {
         let insert = "INSERT INTO t VALUES (1)";
         db.write_blocking(|conn| {
             conn.execute_batch(&format!("CREATE TABLE t (n INTEGER); {insert}; {insert}; {insert}"))
-                .map_err(|e| e.to_string())
         })
         .unwrap();
         let totals = |db: &Db| {
@@ -353,7 +357,6 @@ mod tests {
                  CREATE INDEX idx_author_created ON posts (author, created); \
                  CREATE INDEX idx_created ON posts (created);",
             )
-            .map_err(|e| e.to_string())
         })
         .unwrap();
         db.refresh_statistics();
@@ -370,9 +373,7 @@ mod tests {
         // 10,000 commits, and SQLite's checkpoints (on the writer) kept the WAL bounded: with a
         // checkpointer thread beside the writer it reached 231 MB (bench/RESULTS.md).
         let path = db.write_blocking(|conn| {
-            conn.query("PRAGMA database_list", &[])
-                .map(|r| r[0][2].as_str().unwrap().to_owned())
-                .map_err(|e| e.to_string())
+            conn.query("PRAGMA database_list", &[]).map(|r| r[0][2].as_str().unwrap().to_owned())
         });
         let path = path.unwrap();
         let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
@@ -394,11 +395,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn sqlite_queued_writes_share_a_commit_and_fail_alone() {
         let db = sqlite("group");
-        db.write_blocking(|conn| {
-            conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (-1)")
-                .map_err(|e| e.to_string())
-        })
-        .unwrap();
+        db.write_blocking(|conn| conn.execute_batch("CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (-1)"))
+            .unwrap();
         let committed = Arc::new(AtomicU64::new(0));
         // holds the writer while the others queue
         let slow = db.write(|_| {
@@ -466,7 +464,6 @@ mod tests {
                         SqlValue::Null,
                     ],
                 )
-                .map_err(|e| e.to_string())
             })
             .unwrap();
         assert_eq!(
@@ -493,17 +490,15 @@ mod tests {
             .write_blocking(|conn| {
                 conn.execute_batch(
                     "CREATE TEMP TABLE t (\"a\" TEXT, \"b\" TEXT); CREATE UNIQUE INDEX ON t (\"a\", \"b\")",
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 conn.execute(
                     "INSERT INTO t VALUES ($1, $2)",
                     &[SqlValue::Text("x".into()), SqlValue::Text("y".into())],
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 let err = conn
                     .execute("INSERT INTO t VALUES ($1, $2)", &[SqlValue::Text("x".into()), SqlValue::Text("y".into())])
                     .unwrap_err();
-                Ok(err.unique_violation())
+                Ok::<_, DbError>(err.unique_violation())
             })
             .unwrap();
         assert_eq!(cols, Some(vec!["a".to_owned(), "b".to_owned()]));
@@ -514,14 +509,14 @@ mod tests {
         let db = pg();
         let count = db
             .write_blocking(|conn| {
-                conn.execute_batch("CREATE TEMP TABLE r (v TEXT)").map_err(|e| e.to_string())?;
+                conn.execute_batch("CREATE TEMP TABLE r (v TEXT)")?;
                 let failed: Result<(), DbError> = conn.transaction(|conn| {
                     conn.execute("INSERT INTO r VALUES ($1)", &[SqlValue::Text("x".into())])?;
                     conn.execute("INSERT INTO missing VALUES ($1)", &[SqlValue::Text("x".into())])?;
                     Ok(())
                 });
                 assert!(failed.is_err());
-                conn.query("SELECT COUNT(*) FROM r", &[]).map_err(|e| e.to_string())
+                conn.query("SELECT COUNT(*) FROM r", &[])
             })
             .unwrap();
         assert_eq!(count[0][0], SqlValue::Int(0));

@@ -300,7 +300,6 @@ collections:
                 "CREATE TABLE posts (id TEXT, published INTEGER, author TEXT, created TEXT, updated TEXT);
                  INSERT INTO posts VALUES ('p1', 1, 'u1', '', ''), ('p2', 0, 'u1', '', '');",
             )
-            .map_err(|e| e.to_string())
         })
         .expect("the tables");
         let mut schema = checked.schema.clone();

@@ -12,13 +12,16 @@ use clap::{Parser, Subcommand};
 
 use crate::db::Db;
 use crate::limits::Deadlines;
+use crate::migrate::MigrateError;
 use crate::state::{AppState, Backend, ChangeSink};
 use crate::storage::Storage;
 use crate::{migrate, net, realtime};
 
+mod error;
 mod router;
 mod superuser;
 
+pub use error::StartError;
 pub use router::router;
 use superuser::upsert_superuser;
 
@@ -110,7 +113,7 @@ pub fn run(backend: Backend) -> ExitCode {
     }
 }
 
-fn execute(cli: Cli, backend: Backend) -> Result<(), String> {
+fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
     let db = Db::open(&cli.db)?;
     let migrations = match db.dialect() {
         Dialect::Sqlite => backend.sqlite_migrations,
@@ -118,11 +121,14 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), String> {
     };
     // Instances starting together on one PostgreSQL database migrate once: the others wait
     // for the lock and then find nothing pending.
-    let apply = |db: &Db| db.write_blocking(|conn| conn.with_migration_lock(|conn| migrate::apply(conn, migrations)));
+    let apply = |db: &Db| -> Result<Vec<String>, MigrateError> {
+        db.write_blocking(|conn| conn.with_migration_lock(|conn| migrate::apply(conn, migrations)))
+    };
     match cli.command {
         Command::Migrate { dry_run: true } => {
-            let pending =
-                db.write_blocking(|conn| conn.with_migration_lock(|conn| migrate::pending(conn, migrations)))?;
+            let pending = db.write_blocking(|conn| {
+                conn.with_migration_lock(|conn| -> Result<_, MigrateError> { migrate::pending(conn, migrations) })
+            })?;
             if pending.is_empty() {
                 println!("no pending migrations");
             }
@@ -147,7 +153,8 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), String> {
             if !applied.is_empty() {
                 tracing::info!("applied {} migration(s){}", applied.len(), list(&applied));
             }
-            let storage = Storage::open(&storage.unwrap_or_else(|| default_storage(&cli.db)))?;
+            let storage =
+                Storage::open(&storage.unwrap_or_else(|| default_storage(&cli.db))).map_err(StartError::Storage)?;
             tracing::info!("files are stored in {}", storage.description());
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
@@ -172,7 +179,7 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), String> {
                 write_timeout: Duration::from_secs(limits.response_timeout),
                 max_connections,
             };
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartError::Runtime)?;
             rt.block_on(serve(router, http, conn_limits))
         }
     }
@@ -198,10 +205,15 @@ fn list(names: &[String]) -> String {
 }
 
 /// Builds the shared state from a migrated database.
-pub fn state(db: Db, backend: &Backend, storage: Storage, changes: Arc<dyn ChangeSink>) -> Result<AppState, String> {
+pub fn state(
+    db: Db,
+    backend: &Backend,
+    storage: Storage,
+    changes: Arc<dyn ChangeSink>,
+) -> Result<AppState, StartError> {
     let secret = db.write_blocking(|conn| conn.with_migration_lock(migrate::secret))?;
     db.refresh_statistics();
-    let schema = AppState::load_schema(backend.schema_json)?;
+    let schema = AppState::load_schema(backend.schema_json).map_err(StartError::Schema)?;
     let specs = backend.collections.iter().map(|s| crate::collection::CollectionSpec {
         name: s.name,
         rules: s.rules.clone(),
@@ -210,9 +222,9 @@ pub fn state(db: Db, backend: &Backend, storage: Storage, changes: Arc<dyn Chang
     Ok(AppState::new(db, schema, specs.collect(), secret, storage, changes))
 }
 
-async fn serve(router: Router, addr: SocketAddr, limits: net::ConnLimits) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+async fn serve(router: Router, addr: SocketAddr, limits: net::ConnLimits) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+    let local = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
     println!("Server started at http://{local}\n├─ REST API: http://{local}/api/");
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();

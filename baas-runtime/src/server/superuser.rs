@@ -1,15 +1,16 @@
 //! `superuser upsert`: creates a superuser or resets its password, from the command line.
 
+use super::StartError;
 use crate::db::{Db, SqlValue};
 use crate::{id, password, time};
 
 /// Creates the superuser `email` or resets its password.
-pub(super) fn upsert_superuser(db: &Db, email: &str, plain: &str) -> Result<(), String> {
+pub(super) fn upsert_superuser(db: &Db, email: &str, plain: &str) -> Result<(), StartError> {
     if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(format!("'{email}' is not an email address"));
+        return Err(StartError::Superuser(format!("'{email}' is not an email address")));
     }
     if plain.chars().count() < 8 {
-        return Err("the password must be at least 8 characters".into());
+        return Err(StartError::Superuser("the password must be at least 8 characters".into()));
     }
     let hash = password::hash(plain);
     let now = time::now();
@@ -17,7 +18,7 @@ pub(super) fn upsert_superuser(db: &Db, email: &str, plain: &str) -> Result<(), 
         let p = |n| conn.placeholder(n);
         let existing = conn
             .query(&format!("SELECT id FROM \"_superusers\" WHERE email = {}", p(1)), &[SqlValue::Text(email.into())])
-            .map_err(|e| e.to_string())?;
+?;
         let result = match existing.first() {
             Some(_) => conn.execute(
                 &format!(
@@ -53,6 +54,6 @@ pub(super) fn upsert_superuser(db: &Db, email: &str, plain: &str) -> Result<(), 
                 ],
             ),
         };
-        result.map(drop).map_err(|e| e.to_string())
+        result.map(drop).map_err(StartError::Database)
     })
 }
