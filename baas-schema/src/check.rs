@@ -8,11 +8,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::expr::ast::{
+use crate::ir::{Action, Collection, CollectionKind, Field, FieldType, ImpliedIndexes, Origin, Schema, system};
+use crate::rule::expr::ast::{
     Compare, Expr, Literal, Macro, Modifier, Op, OpKind, Operand, OperandKind, Path, Root, Segment,
 };
-use crate::expr::{ParseError, parse};
-use crate::ir::{Action, Collection, CollectionKind, Field, FieldType, ImpliedIndexes, Origin, Schema, system};
+use crate::rule::expr::{ParseError, parse};
 use crate::source::Span;
 
 mod view;
@@ -1281,7 +1281,7 @@ impl Collection {
     /// views (they have no indexes) and for a rule that does not parse (the checker reports it).
     fn list_rule_columns(&self) -> Vec<&str> {
         let Some(rule) = self.rules.list.as_ref().filter(|_| !self.is_view()) else { return Vec::new() };
-        let Ok(expr) = crate::expr::parse(&rule.expr) else { return Vec::new() };
+        let Ok(expr) = crate::rule::expr::parse(&rule.expr) else { return Vec::new() };
         let mut out = Vec::new();
         for c in expr.comparisons() {
             if matches!(c.op.kind, OpKind::Neq | OpKind::Like | OpKind::NotLike) {

@@ -9,12 +9,14 @@ pub mod check;
 #[cfg(feature = "derive")]
 pub mod derive;
 pub mod diag;
-pub mod eval;
-pub mod expr;
 pub mod ir;
+pub mod rule;
 pub mod source;
-pub mod sql;
 pub mod yaml;
+
+// The language's parts keep their short paths: generated code and the runtime name them
+// (`baas_runtime::schema::sql::Fragment`, `…::expr::ast::Literal`).
+pub use rule::{eval, expr, sql};
 
 pub use check::CheckedSchema;
 pub use diag::{Diagnostic, Diagnostics, Severity};

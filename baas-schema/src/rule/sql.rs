@@ -19,8 +19,8 @@
 use std::fmt::Write as _;
 
 use crate::check::{Arity, ColumnRef, Step, TCompare, TExpr, TOperand, TValue, Ty};
-use crate::expr::ast::{Literal, Macro, Modifier, OpKind};
 use crate::ir::{FieldType, system};
+use crate::rule::expr::ast::{Literal, Macro, Modifier, OpKind};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {

@@ -18,9 +18,9 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
-use crate::expr::ast::{Literal, Modifier, OpKind};
 use crate::ir::FieldType;
-use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
+use crate::rule::expr::ast::{Literal, Modifier, OpKind};
+use crate::rule::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
