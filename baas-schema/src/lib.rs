@@ -9,6 +9,7 @@ pub mod check;
 #[cfg(feature = "derive")]
 pub mod derive;
 pub mod diag;
+mod indexes;
 pub mod ir;
 pub mod rule;
 pub mod source;
