@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use baas_schema::derive::{Loaded, Places};
+use baas_schema::front::derive::{Loaded, Places};
 use baas_schema::{CheckedSchema, Diagnostic, Diagnostics, Schema};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -37,7 +37,7 @@ pub fn expand_in(args: TokenStream, item: TokenStream, crate_dir: Option<&Path>)
         }
     };
     let mut diags = Diagnostics::new();
-    let loaded = baas_schema::derive::load(args, &module, &mut diags);
+    let loaded = baas_schema::front::derive::load(args, &module, &mut diags);
     let checked = check(&loaded.schema, &mut diags);
     let mut errors: Vec<TokenStream> = diags
         .clone()
@@ -267,7 +267,7 @@ pub fn load_file(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, Diag
             return (None, out);
         }
     };
-    let Some((module, args)) = baas_schema::derive::find_module(&parsed.items) else {
+    let Some((module, args)) = baas_schema::front::derive::find_module(&parsed.items) else {
         out.push(
             Diagnostic::error(None, "no `#[schema]` module in this file")
                 .with_help("mark the module of collection structs with `#[baas_runtime::schema]`"),
@@ -275,7 +275,7 @@ pub fn load_file(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, Diag
         return (None, out);
     };
     let mut diags = Diagnostics::new();
-    let loaded = baas_schema::derive::load(args, module, &mut diags);
+    let loaded = baas_schema::front::derive::load(args, module, &mut diags);
     let checked = check(&loaded.schema, &mut diags);
     out.extend(diags.iter().map(|d| loaded.places.to_file(d, file)));
     (checked, out)

@@ -787,7 +787,8 @@ fn is_port(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use baas_schema::{Diagnostics, Schema, SourceFile, yaml};
+    use baas_schema::front::yaml;
+    use baas_schema::{Diagnostics, Schema, SourceFile};
     use serde_json::json;
 
     use super::*;

@@ -69,7 +69,7 @@ impl Places {
         let value = lit.value();
         // `"…"`, `r"…"`, `r#"…"#`: the value starts after the first quote.
         let open = raw.find('"').map_or(0, |i| i + 1);
-        let origin = crate::yaml::align(&value, &raw[open..], range.start + open)
+        let origin = crate::front::align(&value, &raw[open..], range.start + open)
             .unwrap_or_else(|| Origin::verbatim(range.start + open));
         (range, origin)
     }
@@ -612,7 +612,7 @@ impl Loader<'_> {
                 if value.peek(LitStr) {
                     let lit: LitStr = value.parse()?;
                     let (range, _) = self.places.literal(&lit);
-                    match crate::yaml::parse_size(&lit.value()) {
+                    match crate::front::parse_size(&lit.value()) {
                         Some(n) => *max_size = Some(n),
                         None => self.diags.push(
                             Diagnostic::error(range, format!("'{}' is not a size", lit.value()))
