@@ -19,6 +19,8 @@ pub use rule::{eval, expr, sql};
 
 pub use check::CheckedSchema;
 pub use diag::{Diagnostic, Diagnostics, Severity};
+#[cfg(feature = "derive")]
+pub use front::load;
 pub use front::load_yaml;
 pub use ir::Schema;
 pub use source::{SourceFile, Span};

@@ -5,8 +5,9 @@
 //! - `derive` (feature `derive`): the `#[derive(Collection)]` structs of a `#[schema]`
 //!   module, from a proc macro's tokens or from a `.rs` file.
 //!
-//! [`load_yaml`] runs a front end and the checker in one call. What the two front ends share
-//! is here too: where a string literal's characters sit in the file ([`align`]) and sizes
+//! [`load_yaml`] runs the YAML front end and the checker in one call; `load` (feature
+//! `derive`) picks the front end by the file's kind first. What the two front ends share
+//! is here too: where a string literal's characters sit in the file (`align`) and sizes
 //! written `1MiB`-style ([`parse_size`]).
 
 #[cfg(feature = "derive")]
@@ -27,6 +28,13 @@ pub fn load_yaml(file: &SourceFile) -> (Option<CheckedSchema>, Diagnostics) {
         checked.filter(|_| !diags.has_errors())
     });
     (checked, diags)
+}
+
+/// Loads and checks a schema file of either form: a Rust file with a `#[schema]` module
+/// (`.rs`), else YAML.
+#[cfg(feature = "derive")]
+pub fn load(file: &SourceFile) -> (Option<CheckedSchema>, Diagnostics) {
+    if file.name().ends_with(".rs") { derive::load_file(file) } else { load_yaml(file) }
 }
 
 /// Anchors each character of `value` to the same character of `raw` (which starts at file
