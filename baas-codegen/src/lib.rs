@@ -22,6 +22,8 @@ use baas_schema::CheckedSchema;
 use baas_schema::sql::Dialect;
 
 pub use baas_schema as schema;
+/// Loads and checks a schema file of either form (the front end picked by the file's kind).
+pub use baas_schema::load as load_schema;
 pub use builder::Builder;
 
 /// How to generate.
@@ -124,12 +126,6 @@ fn parse_back(sql: &str, dialect: Dialect) -> Result<(), GenerateError> {
         statement: sql.to_owned(),
         error: e.to_string(),
     })
-}
-
-/// Loads and checks a schema file of either form: a Rust file with a `#[schema]` module
-/// (`.rs`), else YAML.
-pub fn load_schema(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, baas_schema::Diagnostics) {
-    if file.name().ends_with(".rs") { derive::load_file(file) } else { baas_schema::load_yaml(file) }
 }
 
 /// Generates the crate for a checked schema, as a first generation (one initial migration).

@@ -391,7 +391,8 @@ pub fn body_limit(schema: &Schema) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use baas_schema::{Diagnostics, SourceFile, yaml};
+    use baas_schema::front::yaml;
+    use baas_schema::{Diagnostics, SourceFile};
     use serde_json::json;
 
     use super::*;

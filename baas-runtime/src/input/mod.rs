@@ -233,7 +233,8 @@ pub fn coerce(ty: &FieldType, raw: &Value) -> Value {
 /// The input rules, field type by field type, as PocketBase applies them.
 #[cfg(test)]
 mod tests {
-    use baas_schema::{Diagnostics, Schema, SourceFile, yaml};
+    use baas_schema::front::yaml;
+    use baas_schema::{Diagnostics, Schema, SourceFile};
     use serde_json::json;
 
     use super::*;

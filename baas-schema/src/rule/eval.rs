@@ -4,10 +4,10 @@
 //!
 //! It gives exactly the answer the SQL compiler's fragment gives on SQLite for a one-row
 //! table holding the record (a property test compares the two): values are read the way
-//! `sql.rs` stores them (booleans as 0/1, multi-valued fields as compact JSON text, datetimes
-//! as text), request values are converted to the type the compiler binds them as, `null`
-//! stands for the empty value, `~` is SQL `LIKE` (ASCII case-insensitive, `\` escapes), and a
-//! comparison with a missing value is unknown, hence false.
+//! [`sql`](super::sql) stores them (booleans as 0/1, multi-valued fields as compact JSON
+//! text, datetimes as text), request values are converted to the type the compiler binds
+//! them as, `null` stands for the empty value, `~` is SQL `LIKE` (ASCII case-insensitive,
+//! `\` escapes), and a comparison with a missing value is unknown, hence false.
 //!
 //! Only expressions that read nothing but the record and the request can be judged here:
 //! [`lookups`] names what else an expression needs (relation paths, back-relations,
@@ -18,9 +18,9 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
-use crate::expr::ast::{Literal, Modifier, OpKind};
 use crate::ir::FieldType;
-use crate::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
+use crate::rule::expr::ast::{Literal, Modifier, OpKind};
+use crate::rule::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
@@ -214,7 +214,7 @@ impl Evaluator<'_> {
 
     /// The SQL predicate on two values: `None` is SQL's unknown.
     fn predicate(&self, l: &V, la: Affinity, c: &TCompare, r: &V, ra: Affinity) -> Option<bool> {
-        // `null` and `""` against a missing value, as `predicate` in `sql.rs` compiles them
+        // `null` and `""` against a missing value, as `sql::compiler` compiles them
         let null = |o: &TOperand| matches!(o.value, TValue::Literal(Literal::Null));
         let equal = match c.op.kind {
             OpKind::Eq => Some(true),
@@ -257,7 +257,7 @@ impl Evaluator<'_> {
         }
     }
 
-    /// One side of a comparison, as `sql.rs` compiles it; `None` when it needs other rows.
+    /// One side of a comparison, as `sql::compiler` compiles it; `None` when it needs other rows.
     fn operand(&self, o: &TOperand, shared: SqlTy, pattern: bool) -> Option<Side> {
         let ty = bind_ty(o.ty).unwrap_or(shared);
         let request = |value: BindValue| {
@@ -386,7 +386,7 @@ fn stored(ty: &FieldType, value: &Value) -> V {
     }
 }
 
-/// The value a JSON field holds, read as `want` (see `json_value` in `sql.rs`): a value of
+/// The value a JSON field holds, read as `want` (see `json_value` in `sql`): a value of
 /// another JSON type is unknown.
 fn json_value(value: &Value, want: SqlTy) -> V {
     match (want, value) {
