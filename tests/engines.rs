@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{Value, json};
 
-use support::{Engine, encode as enc};
+use support::Engine;
 
 struct Client {
     server: support::Server,

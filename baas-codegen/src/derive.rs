@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use baas_schema::derive::{Loaded, Places};
+use baas_schema::front::derive::{Loaded, Places, check};
 use baas_schema::{CheckedSchema, Diagnostic, Diagnostics, Schema};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
@@ -37,7 +37,7 @@ pub fn expand_in(args: TokenStream, item: TokenStream, crate_dir: Option<&Path>)
         }
     };
     let mut diags = Diagnostics::new();
-    let loaded = baas_schema::derive::load(args, &module, &mut diags);
+    let loaded = baas_schema::front::derive::load(args, &module, &mut diags);
     let checked = check(&loaded.schema, &mut diags);
     let mut errors: Vec<TokenStream> = diags
         .clone()
@@ -79,14 +79,6 @@ pub fn expand_in(args: TokenStream, item: TokenStream, crate_dir: Option<&Path>)
             #body
         }
     }
-}
-
-/// Checks the schema the front end built; `None` when there were errors.
-fn check(schema: &Schema, diags: &mut Diagnostics) -> Option<CheckedSchema> {
-    if diags.has_errors() {
-        return None;
-    }
-    baas_schema::check::check(schema, diags).filter(|_| !diags.has_errors())
 }
 
 /// A checked schema for the code around the errors: the schema without its rules (everything
@@ -259,34 +251,4 @@ pub fn outside_schema(item: TokenStream) -> TokenStream {
          `#[baas_runtime::schema]`, which reads all its collections together",
     )
     .to_compile_error()
-}
-
-/// Reads the `#[schema]` module of a Rust source file and checks it, with diagnostics placed
-/// in that file (`baas check src/blog.rs`, `baas export`, `baas migrations`).
-pub fn load_file(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, Diagnostics) {
-    let mut out = Diagnostics::new();
-    let at = |span: Span| {
-        let start = span.start();
-        let offset = file.offset(baas_schema::source::LineCol { line: start.line, col: start.column + 1 });
-        baas_schema::Span::new(offset, offset + 1)
-    };
-    let parsed = match syn::parse_file(file.text()) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            out.push(Diagnostic::error(at(e.span()), format!("not valid Rust: {e}")));
-            return (None, out);
-        }
-    };
-    let Some((module, args)) = baas_schema::derive::find_module(&parsed.items) else {
-        out.push(
-            Diagnostic::error(None, "no `#[schema]` module in this file")
-                .with_help("mark the module of collection structs with `#[baas_runtime::schema]`"),
-        );
-        return (None, out);
-    };
-    let mut diags = Diagnostics::new();
-    let loaded = baas_schema::derive::load(args, module, &mut diags);
-    let checked = check(&loaded.schema, &mut diags);
-    out.extend(diags.iter().map(|d| loaded.places.to_file(d, file)));
-    (checked, out)
 }

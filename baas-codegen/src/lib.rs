@@ -26,6 +26,8 @@ use std::path::PathBuf;
 use baas_schema::CheckedSchema;
 
 pub use baas_schema as schema;
+/// Loads and checks a schema file of either form (the front end picked by the file's kind).
+pub use baas_schema::load as load_schema;
 pub use builder::Builder;
 pub use history::{GenerateError, History, INITIAL_MIGRATION, Previous, migrations};
 pub use output::{WriteReport, stale, write};
@@ -58,12 +60,6 @@ pub struct GeneratedFile {
 
 /// The files of a generated crate, by path relative to its root, in path order.
 pub type Files = BTreeMap<PathBuf, GeneratedFile>;
-
-/// Loads and checks a schema file of either form: a Rust file with a `#[schema]` module
-/// (`.rs`), else YAML.
-pub fn load_schema(file: &baas_schema::SourceFile) -> (Option<CheckedSchema>, baas_schema::Diagnostics) {
-    if file.name().ends_with(".rs") { derive::load_file(file) } else { baas_schema::load_yaml(file) }
-}
 
 /// Generates the crate for a checked schema, as a first generation (one initial migration).
 pub fn generate(schema: &CheckedSchema, options: &Options) -> Files {

@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(field_ident("2fa").to_string(), "f_2fa");
         assert_eq!(module_ident("match").to_string(), "match_");
         for name in ["type", "self", "crate", "async", "fn", "_"] {
-            syn::parse_str::<syn::Ident>(&field_ident(name).to_string()).unwrap();
+            syn::parse_str::<Ident>(&field_ident(name).to_string()).unwrap();
         }
     }
 

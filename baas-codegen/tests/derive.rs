@@ -14,7 +14,7 @@ fn pretty(tokens: TokenStream) -> String {
 fn crate_with_migrations(module: &TokenStream) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("baas-derive-{}-{}", std::process::id(), rand_suffix()));
     let file = baas_schema::SourceFile::new("src/lib.rs", format!("#[baas_runtime::schema] {module}"));
-    let (checked, diags) = baas_codegen::derive::load_file(&file);
+    let (checked, diags) = baas_schema::front::derive::load_file(&file);
     let checked = checked.unwrap_or_else(|| panic!("{}", diags.render(&file)));
     let history = baas_codegen::migrations(&checked, None, false, "src/lib.rs").unwrap();
     for (rel, contents) in history.files {

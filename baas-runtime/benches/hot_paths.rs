@@ -27,7 +27,17 @@ fn blog_state() -> (AppState, tempdir::Dir) {
     let dir = tempdir::Dir::new();
     let db = Db::open(&format!("sqlite://{}/bench.db", dir.0.display())).expect("a scratch database");
     let storage = baas_runtime::storage::Storage::local(&dir.0.join("storage")).expect("a scratch storage folder");
-    (AppState::new(db, schema, Vec::new(), b"bench-secret".to_vec(), storage), dir)
+    (
+        AppState::new(
+            db,
+            schema,
+            Vec::new(),
+            b"bench-secret".to_vec(),
+            storage,
+            std::sync::Arc::new(baas_runtime::state::NoChanges),
+        ),
+        dir,
+    )
 }
 
 fn filter(c: &mut Criterion) {

@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 
 use crate::collection::{Coll, Record};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
+use crate::records::{self, expand};
 use crate::request::{Caller, RequestCx};
 use crate::state::AppState;
-use crate::{expand, password, records, token};
+use crate::{password, token};
 
 fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
     app.collection(name)
@@ -44,7 +45,7 @@ async fn auth_response(app: &AppState, coll: Arc<Coll>, record: Record, req: Req
     let req2 = req.clone();
     let record = app
         .db()
-        .read(move |conn| {
+        .read(move |conn| -> ApiResult<_> {
             let record = records::present(&coll, record, &req2);
             let mut out = expand::expand_all(&app2, conn, vec![record], &coll, &req2)?;
             Ok(out.pop().unwrap_or_default())

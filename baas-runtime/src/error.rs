@@ -1,6 +1,7 @@
 //! API errors, shaped exactly as PocketBase answers them (pocketbase-api.md §5):
 //! `{"status": 400, "message": "...", "data": {...}}`. Internal detail never reaches the
-//! client: database and I/O failures are logged and answered with a generic 500.
+//! client: database and I/O failures are answered with a generic 500 and their cause travels
+//! in the response's extensions to the one place that logs it (`http::layer`).
 
 use std::collections::BTreeMap;
 
@@ -66,11 +67,17 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub data: Value,
+    /// What went wrong inside, for the log (never sent): set by [`ApiError::internal`].
+    pub cause: Option<String>,
 }
+
+/// The cause of a 500, carried from [`ApiError::into_response`] to the middleware that logs it.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), data: json!({}) }
+        ApiError { status, message: message.into(), data: json!({}), cause: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -97,13 +104,12 @@ impl ApiError {
     /// A 400 with per-field details.
     pub fn fields(message: impl Into<String>, errors: FieldErrors) -> Self {
         let data = serde_json::to_value(errors).unwrap_or_else(|_| json!({}));
-        ApiError { status: StatusCode::BAD_REQUEST, message: message.into(), data }
+        ApiError { status: StatusCode::BAD_REQUEST, message: message.into(), data, cause: None }
     }
 
-    /// A 500 whose cause is logged, never sent.
+    /// A 500 whose cause is logged (once, where the response leaves), never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg::INTERNAL)
+        ApiError { cause: Some(cause.to_string()), ..ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg::INTERNAL) }
     }
 
     pub fn body(&self) -> Value {
@@ -111,9 +117,25 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)?;
+        match &self.cause {
+            Some(cause) => write!(f, " ({cause})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
     }
 }
 

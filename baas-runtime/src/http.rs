@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::{ApiError, msg};
+use crate::error::{ApiError, InternalCause, msg};
 
 /// The methods a preflight is told are allowed.
 pub const ALLOWED_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
@@ -47,8 +47,13 @@ pub fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
 /// Makes every error PocketBase's error JSON: what axum's extractors refuse (a bad path,
 /// query or JSON body), 405s and any other error that is not JSON keep their status (a 422
 /// becomes 400, as PocketBase answers invalid bodies) and get `{"status", "message", "data"}`.
+/// Internal errors are logged here, with the request they failed, and only here.
 async fn json_errors(request: Request, next: Next) -> Response {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(%method, path = uri.path(), %cause, "internal error");
+    }
     let status = response.status();
     let is_json = response
         .headers()

@@ -9,11 +9,13 @@ pub mod auth;
 pub mod batch;
 pub mod collection;
 pub mod db;
+pub mod download;
 pub mod error;
-pub mod expand;
+pub mod extract;
 pub mod files;
 pub mod http;
 pub mod id;
+pub mod input;
 pub mod limits;
 pub mod migrate;
 pub mod net;
@@ -27,7 +29,7 @@ pub mod state;
 pub mod storage;
 pub mod time;
 pub mod token;
-pub mod values;
+pub mod value;
 
 /// With the `mimalloc` feature, mimalloc serves every binary that links the runtime: rows are
 /// allocated on the SQLite threads and freed on the async workers, and glibc's allocator spends

@@ -17,35 +17,82 @@ CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY NOT NULL, checksum
 CREATE TABLE IF NOT EXISTS _params (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 ";
 
+/// Why migrations could not be checked or applied.
+#[derive(Debug)]
+pub enum MigrateError {
+    /// The database refused a bookkeeping statement; `doing` says which.
+    Database { doing: &'static str, source: DbError },
+    /// A migration recorded as applied is not part of this build.
+    Missing { name: String },
+    /// An applied migration's text changed since it was applied.
+    Edited { name: String, now: String, then: String },
+    /// A migration failed; its transaction was rolled back.
+    Failed { name: String, source: DbError },
+    /// No connection, or the migration lock could not be taken or released.
+    Unavailable(DbError),
+}
+
+impl From<DbError> for MigrateError {
+    fn from(e: DbError) -> Self {
+        MigrateError::Unavailable(e)
+    }
+}
+
+impl std::fmt::Display for MigrateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MigrateError::Database { doing, source } => write!(f, "cannot {doing}: {source}"),
+            MigrateError::Missing { name } => write!(
+                f,
+                "migration {name} was applied to this database but is missing from this build; \
+                 restore it under migrations/ or use the build that created the database"
+            ),
+            MigrateError::Edited { name, now, then } => write!(
+                f,
+                "migration {name} was changed after it was applied (checksum {now} ≠ {then}); \
+                 applied migrations are append-only: restore the file and put changes in a new migration"
+            ),
+            MigrateError::Failed { name, source } => write!(f, "migration {name} failed and was rolled back: {source}"),
+            MigrateError::Unavailable(source) => source.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for MigrateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            MigrateError::Database { source, .. }
+            | MigrateError::Failed { source, .. }
+            | MigrateError::Unavailable(source) => Some(source),
+            MigrateError::Missing { .. } | MigrateError::Edited { .. } => None,
+        }
+    }
+}
+
+fn database(doing: &'static str) -> impl FnOnce(DbError) -> MigrateError {
+    move |source| MigrateError::Database { doing, source }
+}
+
 /// A migration's checksum: CRC-32 of its text, enough to notice an edited file.
 pub fn checksum(sql: &str) -> String {
     format!("{:08x}", crc32fast::hash(sql.as_bytes()))
 }
 
 /// Migrations not yet applied, in order; an error when the applied ones don't match.
-pub fn pending<'m>(conn: &Conn<'_>, migrations: &'m [Migration]) -> Result<Vec<&'m Migration>, String> {
-    conn.execute_batch(BOOKKEEPING).map_err(|e| format!("cannot prepare the migrations table: {e}"))?;
+pub fn pending<'m>(conn: &Conn<'_>, migrations: &'m [Migration]) -> Result<Vec<&'m Migration>, MigrateError> {
+    conn.execute_batch(BOOKKEEPING).map_err(database("prepare the migrations table"))?;
     let rows = conn
         .query("SELECT name, checksum FROM _migrations ORDER BY name", &[])
-        .map_err(|e| format!("cannot read applied migrations: {e}"))?;
+        .map_err(database("read applied migrations"))?;
     let applied: Vec<(String, String)> = rows
         .into_iter()
         .map(|r| (r[0].as_str().unwrap_or_default().to_owned(), r[1].as_str().unwrap_or_default().to_owned()))
         .collect();
     for (name, sum) in &applied {
         match migrations.iter().find(|m| m.name == name) {
-            None => {
-                return Err(format!(
-                    "migration {name} was applied to this database but is missing from this build; \
-                     restore it under migrations/ or use the build that created the database"
-                ));
-            }
+            None => return Err(MigrateError::Missing { name: name.clone() }),
             Some(m) if checksum(m.sql) != *sum => {
-                return Err(format!(
-                    "migration {name} was changed after it was applied (checksum {} ≠ {sum}); \
-                     applied migrations are append-only: restore the file and put changes in a new migration",
-                    checksum(m.sql)
-                ));
+                return Err(MigrateError::Edited { name: name.clone(), now: checksum(m.sql), then: sum.clone() });
             }
             Some(_) => {}
         }
@@ -54,7 +101,7 @@ pub fn pending<'m>(conn: &Conn<'_>, migrations: &'m [Migration]) -> Result<Vec<&
 }
 
 /// Applies every pending migration; returns the names applied.
-pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, String> {
+pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, MigrateError> {
     let todo = pending(conn, migrations)?;
     let mut done = Vec::new();
     for m in todo {
@@ -71,7 +118,7 @@ pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, S
             )?;
             Ok(())
         })
-        .map_err(|e| format!("migration {} failed and was rolled back: {e}", m.name))?;
+        .map_err(|source| MigrateError::Failed { name: m.name.to_owned(), source })?;
         done.push(m.name.to_owned());
     }
     Ok(done)
@@ -79,14 +126,18 @@ pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, S
 
 /// The app secret that signs tokens, created on first start and kept in the database so that
 /// tokens survive restarts and every instance signs alike.
-pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, String> {
-    conn.execute_batch(BOOKKEEPING).map_err(|e| e.to_string())?;
+pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, MigrateError> {
+    conn.execute_batch(BOOKKEEPING).map_err(database("prepare the parameters table"))?;
     let fresh = id::random_string(64, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
     let sql =
         format!("INSERT INTO _params (key, value) VALUES ('secret', {}) ON CONFLICT DO NOTHING", conn.placeholder(1));
-    conn.execute(&sql, &[SqlValue::Text(fresh)]).map_err(|e| e.to_string())?;
-    let rows = conn.query("SELECT value FROM _params WHERE key = 'secret'", &[]).map_err(|e| e.to_string())?;
-    rows.first().and_then(|r| r[0].as_str()).map(|s| s.as_bytes().to_vec()).ok_or_else(|| "no app secret".to_owned())
+    conn.execute(&sql, &[SqlValue::Text(fresh)]).map_err(database("store the app secret"))?;
+    let rows =
+        conn.query("SELECT value FROM _params WHERE key = 'secret'", &[]).map_err(database("read the app secret"))?;
+    rows.first().and_then(|r| r[0].as_str()).map(|s| s.as_bytes().to_vec()).ok_or_else(|| MigrateError::Database {
+        doing: "read the app secret",
+        source: DbError::Unavailable("the secret is missing after it was stored".into()),
+    })
 }
 
 #[cfg(test)]
@@ -114,9 +165,9 @@ mod tests {
 
         let edited = Migration { sql: "CREATE TABLE t (x INTEGER);", ..M1 };
         let err = db.write_blocking(|c| pending(c, &[edited, M2]).map(|p| p.len())).unwrap_err();
-        assert!(err.contains("0001_init.sql was changed after it was applied"), "{err}");
+        assert!(err.to_string().contains("0001_init.sql was changed after it was applied"), "{err}");
         let err = db.write_blocking(|c| pending(c, &[M1]).map(|p| p.len())).unwrap_err();
-        assert!(err.contains("0002_more.sql was applied to this database but is missing"), "{err}");
+        assert!(err.to_string().contains("0002_more.sql was applied to this database but is missing"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -126,7 +177,7 @@ mod tests {
         let broken =
             Migration { name: "0002_broken.sql", sql: "ALTER TABLE t ADD COLUMN z TEXT; SELECT * FROM nowhere;" };
         let err = db.write_blocking(|c| apply(c, &[M1, broken])).unwrap_err();
-        assert!(err.contains("0002_broken.sql failed and was rolled back"), "{err}");
+        assert!(err.to_string().contains("0002_broken.sql failed and was rolled back"), "{err}");
         // 0001 stays applied, 0002 left nothing behind: applying a fixed 0002 adds `z` cleanly
         let fixed = Migration { sql: "ALTER TABLE t ADD COLUMN z TEXT;", ..broken };
         assert_eq!(db.write_blocking(|c| apply(c, &[M1, fixed])).unwrap(), vec!["0002_broken.sql"]);

@@ -47,7 +47,8 @@ pub struct ConnLimits {
 const MAX_REFUSING: usize = 64;
 
 /// Raises the soft limit on open files to the hard limit; returns the limit now in force
-/// (`None` where it cannot be read).
+/// (`None` where it cannot be read). The one place the runtime calls into libc.
+#[allow(unsafe_code)]
 pub fn raise_open_files_limit() -> Option<u64> {
     #[cfg(unix)]
     {
@@ -339,7 +340,7 @@ fn refuse(mut stream: TcpStream, conns: &Arc<Conns>) {
             // before the answer is read.
             let mut sink = [0u8; 4096];
             while stream.read(&mut sink).await? > 0 {}
-            Ok::<_, std::io::Error>(())
+            Ok::<_, io::Error>(())
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), answer).await;
         conns.refusing.fetch_sub(1, Ordering::SeqCst);

@@ -1,14 +1,16 @@
 //! The state of a running backend: the schema, its collections with their rules and hooks,
-//! the database, the file storage and this instance's realtime hub. Handlers share it.
+//! the database, the file storage and where committed changes go (this instance's realtime
+//! hub). Handlers share it.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
 use baas_schema::ir::{Schema, Settings, system};
 
-use crate::collection::{Coll, CollectionSpec, NoHooks, RecordHooks, RuleSet};
-use crate::db::Db;
+use crate::collection::{Coll, CollectionSpec, NoHooks, Record, RecordHooks, RuleSet};
+use crate::db::{Conn, Db};
 use crate::migrate::Migration;
 use crate::storage::Storage;
 
@@ -46,6 +48,28 @@ fn checked_rules(schema: &Schema) -> BTreeMap<(String, baas_schema::ir::Action),
     }
 }
 
+/// What happened to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Told of every record the records engine creates, updates or deletes (cascades included),
+/// from inside the write transaction; what it does with the change must wait for the commit
+/// ([`Conn::after_commit`]). The realtime hub is one; the records engine knows only this trait.
+pub trait ChangeSink: Any + Send + Sync {
+    fn changed(&self, conn: &Conn<'_>, coll: &Coll, change: Change, record: &Record);
+}
+
+/// A sink that drops every change: a state without realtime (command-line tools, benchmarks).
+pub struct NoChanges;
+
+impl ChangeSink for NoChanges {
+    fn changed(&self, _: &Conn<'_>, _: &Coll, _: Change, _: &Record) {}
+}
+
 /// The shared state of a running backend: cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -60,12 +84,19 @@ struct Inner {
     by_id: BTreeMap<String, String>,
     secret: Vec<u8>,
     storage: Storage,
-    realtime: crate::realtime::Hub,
+    changes: Arc<dyn ChangeSink>,
 }
 
 impl AppState {
     /// Assembles the state; `schema` must already include `_superusers`.
-    pub fn new(db: Db, schema: Schema, specs: Vec<CollectionSpec>, secret: Vec<u8>, storage: Storage) -> Self {
+    pub fn new(
+        db: Db,
+        schema: Schema,
+        specs: Vec<CollectionSpec>,
+        secret: Vec<u8>,
+        storage: Storage,
+        changes: Arc<dyn ChangeSink>,
+    ) -> Self {
         let mut collections = BTreeMap::new();
         let mut by_id = BTreeMap::new();
         let mut specs: BTreeMap<&str, CollectionSpec> = specs.into_iter().map(|s| (s.name, s)).collect();
@@ -88,8 +119,7 @@ impl AppState {
             collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
-        let realtime = crate::realtime::Hub::new();
-        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, realtime }) }
+        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, changes }) }
     }
 
     pub fn db(&self) -> &Db {
@@ -113,9 +143,9 @@ impl AppState {
         &self.inner.storage
     }
 
-    /// This instance's realtime subscribers.
-    pub fn realtime(&self) -> &crate::realtime::Hub {
-        &self.inner.realtime
+    /// Where the records engine announces every change it writes.
+    pub fn changes(&self) -> &dyn ChangeSink {
+        &*self.inner.changes
     }
 
     /// A collection by name or by id.
@@ -138,9 +168,8 @@ impl AppState {
     }
 
     /// The schema IR parsed from generated JSON, with `_superusers` added.
-    pub fn load_schema(json: &str) -> Result<Schema, String> {
-        let mut schema: Schema =
-            serde_json::from_str(json).map_err(|e| format!("the embedded schema is invalid: {e}"))?;
+    pub fn load_schema(json: &str) -> Result<Schema, serde_json::Error> {
+        let mut schema: Schema = serde_json::from_str(json)?;
         if schema.collection(system::SUPERUSERS).is_none() {
             schema.collections.push(system::superusers());
         }

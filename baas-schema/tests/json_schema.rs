@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use baas_schema::{Diagnostics, Schema, SourceFile, yaml};
+use baas_schema::front::yaml;
+use baas_schema::{Diagnostics, Schema, SourceFile};
 use boon::{Compiler, SchemaIndex, Schemas};
 use serde_json::Value;
 

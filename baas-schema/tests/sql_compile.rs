@@ -1,7 +1,7 @@
 //! The SQL compiler: every rule of the sample schemas and a catalogue of client filters,
 //! compiled for SQLite and PostgreSQL, snapshotted, parsed back with sqlparser in their
 //! dialect, checked for values spliced into the text, and — for SQLite — run against an
-//! in-memory database laid out the way `sql.rs` says the tables are.
+//! in-memory database laid out the way `rule::sql` says the tables are.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -430,7 +430,7 @@ fn like_patterns() {
 
 // ---- running the SQLite fragments ----
 
-/// `CREATE TABLE` (and `CREATE VIEW`) statements for a checked schema, laid out as `sql.rs`
+/// `CREATE TABLE` (and `CREATE VIEW`) statements for a checked schema, laid out as `rule::sql`
 /// describes: one table per collection named like it, one column per field typed by
 /// [`column_type`], `id` the primary key, multi-valued fields as JSON arrays, unset values as
 /// the type's zero.
@@ -479,7 +479,7 @@ const ROWS: &str = r#"
         ('c4', 'p3', 'u1', 'Nice');
 "#;
 
-/// An in-memory SQLite database with the blog's tables, laid out as `sql.rs` describes: one
+/// An in-memory SQLite database with the blog's tables, laid out as `rule::sql` describes: one
 /// column per field typed by `column_type`, multi-valued fields as JSON array text, booleans
 /// as 0/1, datetimes as text, unset values as the type's zero.
 struct Db {

@@ -29,7 +29,7 @@ pub struct Seen<'a> {
 }
 
 impl Known {
-    pub fn matches(&self, seen: &Seen) -> bool {
+    pub fn matches(&self, seen: &Seen<'_>) -> bool {
         let text = |want: &Option<Vec<String>>, got: &str| want.as_ref().is_none_or(|w| w.iter().any(|w| w == got));
         let status = |want: Option<u16>, got: u16| want.is_none_or(|w| w == got);
         self.filter.as_ref().is_none_or(|r| r.is_match(seen.filter))

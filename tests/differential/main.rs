@@ -358,7 +358,7 @@ fn seed(url: &str, data: &Data) {
 }
 
 /// A difference as a reproduction: how to replay it, both answers, where the lists part.
-fn describe(run: &Run, d: &Difference) -> String {
+fn describe(run: &Run<'_>, d: &Difference) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "- {} as {}: filter `{}` sort `{}`", d.collection, d.caller, d.filter, d.sort);
     if let Some((filter, sort)) = &d.generated {
@@ -401,7 +401,7 @@ fn brief(o: &Outcome) -> String {
 
 /// Every difference grouped by category (the unlisted ones first), with a few examples each
 /// and the known categories this run did not meet.
-fn report(run: &Run, known: &[known::Known], differences: &[Difference]) -> String {
+fn report(run: &Run<'_>, known: &[known::Known], differences: &[Difference]) -> String {
     let mut groups: BTreeMap<Option<usize>, Vec<&Difference>> = BTreeMap::new();
     for d in differences {
         groups.entry(d.known).or_default().push(d);

@@ -15,7 +15,6 @@
 //! A process killed between a commit and step 3 leaves unreferenced files behind, never
 //! missing ones.
 
-pub mod serve;
 pub mod thumb;
 
 use baas_schema::ir::{Collection, FieldType, Schema};
@@ -392,7 +391,8 @@ pub fn body_limit(schema: &Schema) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use baas_schema::{Diagnostics, SourceFile, yaml};
+    use baas_schema::front::yaml;
+    use baas_schema::{Diagnostics, SourceFile};
     use serde_json::json;
 
     use super::*;

@@ -14,8 +14,34 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Span as SqlSpan};
 
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::ir::{Collection, Field, FieldType, Origin, Schema, system};
+use crate::ir::{Collection, CollectionKind, Field, FieldType, Origin, Schema, system};
 use crate::source::Span;
+
+/// Fills in the fields of view collections from their queries, declared fields giving types.
+pub(super) fn derive_fields(schema: &mut Schema, diags: &mut Diagnostics) {
+    let derived: Vec<(usize, Vec<Field>)> = schema
+        .collections
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match &c.kind {
+            CollectionKind::View { query, query_origin } => Some((i, fields(schema, c, query, query_origin, diags))),
+            _ => None,
+        })
+        .collect();
+    for (i, mut fields) in derived {
+        let view = &mut schema.collections[i];
+        for declared in &view.fields {
+            match fields.iter_mut().find(|f| f.name == declared.name) {
+                Some(f) => f.ty = declared.ty.clone(),
+                None => diags.push(Diagnostic::error(
+                    declared.span,
+                    format!("view '{}' declares field '{}', which its query does not select", view.name, declared.name),
+                )),
+            }
+        }
+        view.fields = fields;
+    }
+}
 
 /// Checks the query of view `view` and returns the fields it produces.
 pub fn fields(schema: &Schema, view: &Collection, query: &str, origin: &Origin, diags: &mut Diagnostics) -> Vec<Field> {
