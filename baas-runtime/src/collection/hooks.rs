@@ -322,10 +322,7 @@ mod tests {
         let hooks = Typed::<Note, _>::new(Arc::new(Shout));
         let mut record: Record = serde_json::from_str(r#"{"id": "n1", "title": "hi", "secret": 1}"#).unwrap();
         hooks.before_create(&mut record, &cx).unwrap();
-        assert_eq!(
-            serde_json::Value::Object(record.clone()),
-            serde_json::json!({"id": "n1", "title": "HI", "secret": 1})
-        );
+        assert_eq!(Value::Object(record.clone()), serde_json::json!({"id": "n1", "title": "HI", "secret": 1}));
         let mut untitled = Record::new();
         assert_eq!(hooks.before_create(&mut untitled, &cx).unwrap_err().message, "No title.");
 
