@@ -50,7 +50,7 @@ fn checked_rules(schema: &Schema) -> BTreeMap<(String, baas_schema::ir::Action),
 
 /// What happened to a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub enum ChangeKind {
     Create,
     Update,
     Delete,
@@ -60,14 +60,14 @@ pub enum Change {
 /// from inside the write transaction; what it does with the change must wait for the commit
 /// ([`Conn::after_commit`]). The realtime hub is one; the records engine knows only this trait.
 pub trait ChangeSink: Any + Send + Sync {
-    fn changed(&self, conn: &Conn<'_>, coll: &Coll, change: Change, record: &Record);
+    fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record);
 }
 
 /// A sink that drops every change: a state without realtime (command-line tools, benchmarks).
 pub struct NoChanges;
 
 impl ChangeSink for NoChanges {
-    fn changed(&self, _: &Conn<'_>, _: &Coll, _: Change, _: &Record) {}
+    fn changed(&self, _: &Conn<'_>, _: &Coll, _: ChangeKind, _: &Record) {}
 }
 
 /// The shared state of a running backend: cheap to clone.

@@ -6,8 +6,9 @@
 pub enum DbError {
     Sqlite(rusqlite::Error),
     Postgres(postgres::Error),
-    /// No connection could run the job: the server is unreachable, the worker threads have
-    /// stopped, the job panicked, or the commit it shared with other jobs failed.
+    /// The database could not be opened (a bad URL or path), or no connection could run the
+    /// job: the server is unreachable, the worker threads have stopped, the job panicked, or
+    /// the commit it shared with other jobs failed.
     Unavailable(String),
 }
 

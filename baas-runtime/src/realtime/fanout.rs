@@ -16,7 +16,7 @@ use crate::error::ApiResult;
 use crate::query;
 use crate::records::{self, expand};
 use crate::request::{Caller, RequestCx};
-use crate::state::{AppState, Change as Kind};
+use crate::state::{AppState, ChangeKind};
 
 use super::*;
 
@@ -108,7 +108,7 @@ pub(super) async fn dispatch(app: &AppState, rules: &Rules, changes: Vec<Change>
     for mut change in changes {
         let Some(coll) = app.collection(&change.collection) else { continue };
         let id = change.record.get(system::ID).and_then(Value::as_str).unwrap_or_default().to_owned();
-        if change.by_reference && change.kind != Kind::Delete {
+        if change.by_reference && change.kind != ChangeKind::Delete {
             let (c, rid) = (coll.clone(), id.clone());
             match app.db().read(move |conn| records::fetch_unchecked(conn, &c, &rid)).await? {
                 Some(record) => change.record = record,

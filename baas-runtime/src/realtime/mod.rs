@@ -35,7 +35,7 @@ use tokio::sync::{Notify, OnceCell, mpsc};
 use crate::collection::Record;
 use crate::id;
 use crate::request::Caller;
-use crate::state::{AppState, Change as Kind};
+use crate::state::{AppState, ChangeKind};
 
 #[cfg(test)]
 use endpoints::parse_topic;
@@ -64,16 +64,16 @@ const MISSING_CLIENT: &str = "Missing or invalid client id.";
 const AUTH_MISMATCH: &str = "The current and the previous request authorization don't match.";
 
 /// A change's name on the wire (the event's `action`, the notification's `kind`).
-fn kind_name(kind: Kind) -> &'static str {
+fn kind_name(kind: ChangeKind) -> &'static str {
     match kind {
-        Kind::Create => "create",
-        Kind::Update => "update",
-        Kind::Delete => "delete",
+        ChangeKind::Create => "create",
+        ChangeKind::Update => "update",
+        ChangeKind::Delete => "delete",
     }
 }
 
-fn kind_from_name(s: &str) -> Option<Kind> {
-    [Kind::Create, Kind::Update, Kind::Delete].into_iter().find(|k| kind_name(*k) == s)
+fn kind_from_name(s: &str) -> Option<ChangeKind> {
+    [ChangeKind::Create, ChangeKind::Update, ChangeKind::Delete].into_iter().find(|k| kind_name(*k) == s)
 }
 
 /// This instance's hub: the change sink of every state the server builds.
@@ -86,7 +86,7 @@ fn hub(app: &AppState) -> &Hub {
 #[derive(Clone, Debug)]
 struct Change {
     collection: String,
-    kind: Kind,
+    kind: ChangeKind,
     record: Record,
     /// Only the id travelled (the record was too large for a notification): read it again.
     by_reference: bool,
@@ -315,7 +315,7 @@ collections:
     }
 
     fn change(collection: &str, fields: Value) -> Change {
-        Change { collection: collection.into(), kind: Kind::Create, record: record(fields), by_reference: false }
+        Change { collection: collection.into(), kind: ChangeKind::Create, record: record(fields), by_reference: false }
     }
 
     /// A client subscribed to `topic` as `auth` (a user id; `None`: anonymous).

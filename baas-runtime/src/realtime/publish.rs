@@ -10,19 +10,19 @@ use tokio::sync::mpsc;
 
 use crate::collection::{Coll, Record};
 use crate::db::{Conn, SqlValue};
-use crate::state::{Change as Kind, ChangeSink};
+use crate::state::{ChangeKind, ChangeSink};
 
 use super::*;
 
 impl ChangeSink for Hub {
     /// Announces a change of `record` in `coll`, from inside the write transaction: delivered
     /// after the commit, never for a rollback.
-    fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: Kind, record: &Record) {
+    fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record) {
         publish(self, conn, coll, kind, record);
     }
 }
 
-pub(super) fn publish(hub: &Hub, conn: &Conn<'_>, coll: &Coll, kind: Kind, record: &Record) {
+pub(super) fn publish(hub: &Hub, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record) {
     let mut record = record.clone();
     for field in &coll.ir.fields {
         if matches!(field.ty, FieldType::Password) || field.name == system::TOKEN_KEY {

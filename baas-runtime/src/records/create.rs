@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::files::{self};
 use crate::input::{self, Mode, Prepared, Writer};
 use crate::request::RequestCx;
-use crate::state::{AppState, Change};
+use crate::state::{AppState, ChangeKind};
 use crate::{id, password, time};
 
 use super::expand;
@@ -115,7 +115,7 @@ pub fn create_in(
     check_relations(conn, app, coll, &record, msg::CREATE_FAILED)?;
     coll.hooks.before_create(&mut record, &hook_cx(req))?;
     insert(conn, coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
-    app.changes().changed(conn, coll, Change::Create, &record);
+    app.changes().changed(conn, coll, ChangeKind::Create, &record);
     coll.hooks.after_create(&record, &hook_cx(req));
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;

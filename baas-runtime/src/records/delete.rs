@@ -11,7 +11,7 @@ use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::files::{self, Trash};
 use crate::request::RequestCx;
-use crate::state::{AppState, Change};
+use crate::state::{AppState, ChangeKind};
 
 use super::*;
 
@@ -50,7 +50,7 @@ pub fn delete_in(
     let record = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
     coll.hooks.before_delete(&record, &hook_cx(req))?;
     delete_cascading(conn, app, coll, id, 0, trash)?;
-    app.changes().changed(conn, coll, Change::Delete, &record);
+    app.changes().changed(conn, coll, ChangeKind::Delete, &record);
     coll.hooks.after_delete(&record, &hook_cx(req));
     Ok(())
 }
@@ -108,14 +108,14 @@ fn delete_cascading(
                 };
                 if *cascade_delete {
                     delete_cascading(conn, app, other, &rid, depth + 1, trash)?;
-                    app.changes().changed(conn, other, Change::Delete, &referencing);
+                    app.changes().changed(conn, other, ChangeKind::Delete, &referencing);
                 } else if field.required && remaining.is_empty() {
                     return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
                 } else {
                     let cleared = if *multiple { Value::Array(remaining) } else { Value::String(String::new()) };
                     referencing.insert(field.name.clone(), cleared);
                     update_row(conn, other, &referencing)?;
-                    app.changes().changed(conn, other, Change::Update, &referencing);
+                    app.changes().changed(conn, other, ChangeKind::Update, &referencing);
                 }
             }
         }

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::files::{self, Trash};
 use crate::input::{self, Mode, Prepared, Writer};
 use crate::request::RequestCx;
-use crate::state::{AppState, Change};
+use crate::state::{AppState, ChangeKind};
 use crate::{id, password, time};
 
 use super::expand;
@@ -136,7 +136,7 @@ pub fn update_in(
     coll.hooks.before_update(&old, &mut record, &hook_cx(req))?;
     update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
     trash.replaced(coll, &old, &record);
-    app.changes().changed(conn, coll, Change::Update, &record);
+    app.changes().changed(conn, coll, ChangeKind::Update, &record);
     coll.hooks.after_update(&record, &hook_cx(req));
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
