@@ -5,6 +5,7 @@
 //! and the derive macros ([`macros`]). The `baas` binary (see `src/bin/baas.rs`) is the CLI.
 
 pub use baas_codegen as codegen;
+#[cfg(feature = "macros")]
 pub use baas_macros as macros;
 pub use baas_runtime as runtime;
 pub use baas_schema as schema;

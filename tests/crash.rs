@@ -17,7 +17,7 @@ fn crash_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let _lock = support::lock_crate_dir("crash");
-        let dir = support::e2e_target().join("crates").join("crash");
+        let dir = support::e2e_dir().join("crates").join("crash");
         let _ = std::fs::remove_dir_all(&dir);
         support::generate("schemas/blog.yaml", &dir);
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
@@ -34,7 +34,7 @@ fn crash_binary() -> &'static Path {
         let options = baas::codegen::Options {
             name: "crash-backend".into(),
             source: "schemas/blog.yaml".into(),
-            runtime: format!("{{ path = \"{}\" }}", support::root().join("baas-runtime").display()),
+            runtime: format!("path = \"{}\"", support::root().join("baas-runtime").display()),
         };
         let files = baas::codegen::generate_from(&checked, &options, Some(&previous), false).unwrap();
         baas::codegen::write(&dir, &files).unwrap();

@@ -203,7 +203,7 @@ fn implement_new_hooks(dir: &Path, checked: &baas::schema::CheckedSchema) {
 #[test]
 fn the_blog_schema_evolves_on_both_engines_with_its_data_served_after_each_step() {
     let _lock = support::lock_crate_dir("evolve");
-    let dir = support::e2e_target().join("crates").join("evolve");
+    let dir = support::e2e_dir().join("crates").join("evolve");
     let _ = std::fs::remove_dir_all(&dir);
     support::generate("schemas/blog.yaml", &dir);
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
@@ -244,7 +244,7 @@ fn the_blog_schema_evolves_on_both_engines_with_its_data_served_after_each_step(
     let options = baas::codegen::Options {
         name: "evolve-backend".into(),
         source: "schemas/blog.yaml".into(),
-        runtime: format!("{{ path = \"{}\" }}", support::root().join("baas-runtime").display()),
+        runtime: format!("path = \"{}\"", support::root().join("baas-runtime").display()),
     };
     for (what, step, destructive, check) in steps() {
         text = step(&text);

@@ -45,7 +45,7 @@ fn the_yaml_example_is_what_baas_generate_writes() {
     let options = baas::codegen::Options {
         name: "blog-yaml".into(),
         source: "schemas/blog.yaml".into(),
-        runtime: "{ path = \"../../baas-runtime\" }".into(),
+        runtime: "path = \"../../baas-runtime\"".into(),
     };
     let files = baas::codegen::generate_from(&checked, &options, previous.as_ref(), false).expect("generate");
     let stale = baas::codegen::stale(&dir, &files);

@@ -48,7 +48,7 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
 
 #[test]
 fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
-    let dir = support::e2e_target().join("crates").join("hooks");
+    let dir = support::e2e_dir().join("crates").join("hooks");
     let _ = std::fs::remove_dir_all(&dir);
     support::generate("schemas/blog.yaml", &dir);
     std::fs::write(dir.join("src/hooks.rs"), HOOKS_RS).unwrap();
@@ -65,7 +65,7 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
         "      body:       { type: text }\n      subtitle:   { type: text }\n",
     );
     assert!(changed.contains("subtitle"), "the schema edit did not apply");
-    let schema_path = support::e2e_target().join("hooks-blog.yaml");
+    let schema_path = support::e2e_dir().join("hooks-blog.yaml");
     std::fs::write(&schema_path, changed).unwrap();
     let rel = schema_path.strip_prefix(support::root()).unwrap().to_str().unwrap().to_owned();
     support::generate(&rel, &dir);

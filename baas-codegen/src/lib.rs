@@ -39,7 +39,8 @@ pub struct Options {
     pub name: String,
     /// The schema file as the header comments name it (`schemas/blog.yaml`).
     pub source: String,
-    /// The `baas-runtime` dependency as a TOML value: `{ path = "…" }` or `"0.1"`.
+    /// Where the `baas-runtime` dependency comes from, as TOML key-value pairs:
+    /// `path = "…"` or `version = "0.1"`.
     pub runtime: String,
 }
 

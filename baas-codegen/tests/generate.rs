@@ -17,7 +17,7 @@ fn options() -> Options {
     Options {
         name: "blog-backend".into(),
         source: "schemas/blog.yaml".into(),
-        runtime: "{ path = \"../baas-runtime\" }".into(),
+        runtime: "path = \"../baas-runtime\"".into(),
     }
 }
 

@@ -19,7 +19,7 @@ fn check(text: &str) -> baas_schema::CheckedSchema {
 }
 
 fn options() -> Options {
-    Options { name: "blog-backend".into(), source: "blog.yaml".into(), runtime: "\"0.1\"".into() }
+    Options { name: "blog-backend".into(), source: "blog.yaml".into(), runtime: "version = \"0.1\"".into() }
 }
 
 /// Replaces `from` by `to` in the schema text, insisting that it was there.

@@ -11,14 +11,17 @@
 
 use std::ops::Range;
 use std::path::Path as FsPath;
+#[cfg(feature = "s3")]
 use std::str::FromStr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+#[cfg(feature = "s3")]
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+#[cfg(feature = "s3")]
 use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -57,6 +60,7 @@ impl Storage {
     /// object_store's S3 options (`endpoint`, `region`, `access_key_id`,
     /// `secret_access_key`, `virtual_hosted_style_request`, …); an `http://` endpoint is
     /// allowed as is (a local S3 server).
+    #[cfg(feature = "s3")]
     pub fn s3(url: &str) -> Result<Storage, String> {
         let (location, query) = url.split_once('?').unwrap_or((url, ""));
         let rest = location.trim_start_matches("s3://");
@@ -80,6 +84,16 @@ impl Storage {
             prefix => Arc::new(PrefixStore::new(s3, prefix)),
         };
         Ok(Storage { store, description: location.to_owned() })
+    }
+
+    /// This build has no S3 client (the runtime's `s3` feature is off): say how to get one.
+    #[cfg(not(feature = "s3"))]
+    pub fn s3(url: &str) -> Result<Storage, String> {
+        let location = url.split_once('?').map_or(url, |(location, _)| location);
+        Err(format!(
+            "cannot use the bucket {location}: this backend was built without S3 support \
+             (enable the `s3` feature of baas-runtime, on by default)"
+        ))
     }
 
     pub fn description(&self) -> &str {
@@ -184,11 +198,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[cfg(feature = "s3")]
     #[test]
     fn s3_urls_name_a_bucket_and_known_options() {
         let s = Storage::open("s3://media/uploads?endpoint=http://127.0.0.1:9/&region=eu-west-1").unwrap();
         assert_eq!(s.description(), "s3://media/uploads");
         assert!(Storage::open("s3://?region=x").unwrap_err().contains("no bucket"));
         assert!(Storage::open("s3://b?colour=blue").unwrap_err().contains("unknown S3 option 'colour'"));
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn without_the_s3_feature_a_bucket_is_refused_with_the_remedy() {
+        let e = Storage::open("s3://media/uploads?secret_access_key=x").unwrap_err();
+        assert!(e.contains("s3://media/uploads") && e.contains("`s3` feature"), "{e}");
+        assert!(!e.contains("secret"), "the query (credentials) is not echoed: {e}");
     }
 }

@@ -1,8 +1,7 @@
 //! Values between JSON and SQL, in one place: a record's field as its column and back, and a
 //! JSON value as the parameter a compiled rule or filter expects. The in-memory evaluator
 //! (`baas_schema::eval`) must read values as these conversions write them (realtime judges
-//! rules with it); baas-schema's property tests compare the evaluator with the compiled SQL
-//! using conversions of their own, not these.
+//! rules with it): `tests/eval_agrees_with_sql.rs` checks that it does, on both engines.
 
 use baas_schema::ir::FieldType;
 use baas_schema::sql::SqlTy;

@@ -67,7 +67,11 @@ enum Command {
         /// Working folder for the generated crate [default: .baas/dev/<name>].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Build without optimisations (faster builds, slower server).
+        /// Build the backend optimised [default: in the profile this command was built with,
+        /// so `cargo run -- dev` reuses the dependencies it already compiled].
+        #[arg(long, conflicts_with = "debug")]
+        release: bool,
+        /// Build the backend without optimisations (faster builds, slower server).
         #[arg(long)]
         debug: bool,
     },
@@ -110,7 +114,10 @@ fn main() -> ExitCode {
         Command::Migrations { schema, dir, allow_destructive, check } => {
             migrations(&schema, &dir, allow_destructive, check)
         }
-        Command::Dev { schema, http, db, out, debug } => dev(&schema, &http, &db, out, debug),
+        Command::Dev { schema, http, db, out, release, debug } => {
+            let release = if release || debug { release } else { !cfg!(debug_assertions) };
+            dev(&schema, &http, &db, out, release)
+        }
     }
 }
 
@@ -274,11 +281,11 @@ fn report_generate_error(e: &baas::codegen::GenerateError) -> ExitCode {
 fn options(args: &GenerateArgs, file: &SourceFile) -> baas::codegen::Options {
     let stem = args.schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
     let runtime = match (&args.runtime_version, &args.runtime_path) {
-        (Some(v), _) => format!("\"{v}\""),
+        (Some(v), _) => format!("version = \"{v}\""),
         // Relative to the crate, so the pair can move together (a checked-in example).
-        (None, Some(p)) => format!("{{ path = \"{}\" }}", relative_to(&absolute(p), &absolute(&args.out)).display()),
+        (None, Some(p)) => format!("path = \"{}\"", relative_to(&absolute(p), &absolute(&args.out)).display()),
         (None, None) => {
-            format!("{{ path = \"{}\" }}", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display())
+            format!("path = \"{}\"", Path::new(env!("CARGO_MANIFEST_DIR")).join("baas-runtime").display())
         }
     };
     baas::codegen::Options {
@@ -364,7 +371,7 @@ fn generate(args: &GenerateArgs, check_only: bool) -> ExitCode {
     }
 }
 
-fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -> ExitCode {
+fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, release: bool) -> ExitCode {
     let stem = schema.file_stem().and_then(|s| s.to_str()).unwrap_or("app").to_owned();
     let out = out.unwrap_or_else(|| PathBuf::from(".baas/dev").join(&stem));
     let args = GenerateArgs {
@@ -379,15 +386,24 @@ fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -
     if code != ExitCode::SUCCESS {
         return code;
     }
-    eprintln!(
-        "building {} ({}) — cargo shows its progress below",
-        out.display(),
-        if debug { "debug" } else { "release" }
-    );
+    // The backend depends on this checkout's runtime: with this checkout's lock file and
+    // target folder, cargo reuses every dependency already compiled for the CLI.
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !out.join("Cargo.lock").exists() {
+        let _ = std::fs::copy(checkout.join("Cargo.lock"), out.join("Cargo.lock"));
+    }
+    let target = dev_target_dir().unwrap_or_else(|| out.join("target"));
+    // The S3 client only when the files go to a bucket: it is most of a cold build.
+    let s3 = std::env::var("BAAS_STORAGE").is_ok_and(|s| s.starts_with("s3://"));
+    let profile = if release { "release" } else { "debug" };
+    eprintln!("building {} ({profile}) into {} — cargo shows its progress below", out.display(), target.display());
     let mut build = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.arg("build").arg("--manifest-path").arg(out.join("Cargo.toml"));
-    if !debug {
+    build.arg("build").arg("--manifest-path").arg(out.join("Cargo.toml")).env("CARGO_TARGET_DIR", &target);
+    if release {
         build.arg("--release");
+    }
+    if !s3 {
+        build.arg("--no-default-features");
     }
     match build.status() {
         Ok(s) if s.success() => {}
@@ -400,8 +416,7 @@ fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -
             return ExitCode::FAILURE;
         }
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| out.join("target"));
-    let bin = target.join(if debug { "debug" } else { "release" }).join(format!("{stem}-backend"));
+    let bin = target.join(profile).join(format!("{stem}-backend"));
     eprintln!("starting {} — stop with Ctrl-C", bin.display());
     match std::process::Command::new(&bin).args(["serve", "--http", http, "--db", db]).status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,
@@ -411,4 +426,15 @@ fn dev(schema: &Path, http: &str, db: &str, out: Option<PathBuf>, debug: bool) -
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where `dev` builds: `CARGO_TARGET_DIR`, else the cargo target folder this command runs
+/// from (`cargo run` puts it in `<target>/<profile>/baas`), so one build serves both.
+fn dev_target_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(absolute(Path::new(&dir)));
+    }
+    let exe = std::env::current_exe().ok()?;
+    let target = exe.parent()?.parent()?;
+    target.join("CACHEDIR.TAG").exists().then(|| target.to_path_buf())
 }

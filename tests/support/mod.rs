@@ -13,10 +13,15 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The target directory all generated test crates share (apart from the workspace's own,
-/// which the running `cargo test` may hold).
-pub fn e2e_target() -> PathBuf {
-    root().join("target").join("e2e")
+/// The workspace's target folder: generated test crates build into it too, with the
+/// workspace's lock file, so they reuse every dependency `cargo test` already compiled.
+pub fn target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Where the end-to-end tests keep their generated crates and scratch files.
+pub fn e2e_dir() -> PathBuf {
+    target().join("e2e")
 }
 
 /// Generates the crate for `schema` (relative to the workspace root) into `dir`.
@@ -29,29 +34,31 @@ pub fn generate(schema: &str, dir: &Path) {
     let options = baas::codegen::Options {
         name: format!("{stem}-backend"),
         source: schema.to_owned(),
-        runtime: format!("{{ path = \"{}\" }}", root().join("baas-runtime").display()),
+        runtime: format!("path = \"{}\"", root().join("baas-runtime").display()),
     };
     baas::codegen::write(dir, &baas::codegen::generate(&checked, &options)).expect("write the generated crate");
 }
 
-/// Builds the crate in `dir` and returns its binary.
+/// Builds the crate in `dir` (with the workspace's lock file, into its target folder) and
+/// returns its binary.
 pub fn build(dir: &Path, bin: &str) -> PathBuf {
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy the workspace's Cargo.lock");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", e2e_target())
+        .env("CARGO_TARGET_DIR", target())
         .status()
         .expect("run cargo build");
     assert!(status.success(), "the generated crate in {} did not build", dir.display());
-    e2e_target().join("debug").join(bin)
+    target().join("debug").join(bin)
 }
 
 /// The blog backend (schemas/blog.yaml), generated and built once per test process.
 pub fn blog_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = e2e_target().join("crates").join("blog");
+        let dir = e2e_dir().join("crates").join("blog");
         generate("schemas/blog.yaml", &dir);
         build(&dir, "blog-backend")
     })
@@ -62,7 +69,7 @@ pub fn blog_binary() -> &'static Path {
 pub fn chat_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = e2e_target().join("crates").join("chat");
+        let dir = e2e_dir().join("crates").join("chat");
         generate("schemas/chat.yaml", &dir);
         build(&dir, "chat-backend")
     })
@@ -348,7 +355,7 @@ fn serve_configured(
 /// Holds an exclusive lock on this test's crate folder, so that two test processes (a
 /// developer's and a helper's, say) don't regenerate it under each other.
 pub fn lock_crate_dir(name: &str) -> std::fs::File {
-    let dir = e2e_target().join("crates");
+    let dir = e2e_dir().join("crates");
     std::fs::create_dir_all(&dir).unwrap();
     let file = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
     file.lock().expect("lock the crate folder");

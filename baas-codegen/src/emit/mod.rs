@@ -11,7 +11,7 @@ pub mod rules;
 pub mod user;
 
 use baas_schema::CheckedSchema;
-use baas_schema::ir::Collection;
+use baas_schema::ir::{Collection, FieldType};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -97,27 +97,25 @@ pub(crate) fn upper_ident(name: &str) -> Ident {
 }
 
 /// `src/generated/<collection>.rs`: the collection's name and id, its record type, its rules
-/// as static data and its handlers.
+/// as static data and its routes.
 pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream {
     let (name, id) = (&c.name, &c.id);
     let rules = rules::rules(schema, c);
     let mut collection_names = rules.names.clone();
-    collection_names.extend(["Coll", "TypedRecord"]);
+    collection_names.insert("TypedRecord");
     let collection_names = collection_names.iter().map(|n| format_ident!("{n}"));
     let record = record::record(c);
     let rule_items = rules.items;
-    let routes = routes::routes(c);
+    let routes = routes::routes();
+    let value = record::typed_fields(c)
+        .any(|f| matches!(f.ty, FieldType::Json))
+        .then(|| quote! { use ::baas_runtime::deps::serde_json::Value; });
     quote! {
-        use ::std::sync::Arc;
-
         use ::baas_runtime::collection::{#(#collection_names),*};
-        use ::baas_runtime::deps::axum::extract::{Path, State};
-        use ::baas_runtime::deps::axum::http::StatusCode;
-        use ::baas_runtime::deps::axum::routing::get;
-        use ::baas_runtime::deps::axum::{Json, Router};
+        use ::baas_runtime::deps::axum::Router;
         use ::baas_runtime::deps::serde::{Deserialize, Serialize};
-        use ::baas_runtime::deps::serde_json::Value;
-        use ::baas_runtime::{ApiError, ApiResult, AppState, RequestCx, records};
+        #value
+        use ::baas_runtime::{AppState, records};
 
         /// The collection's name.
         pub const NAME: &str = #name;

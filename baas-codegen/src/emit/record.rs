@@ -7,12 +7,12 @@ use quote::quote;
 
 use crate::names::{field_ident, record_type};
 
-/// The record struct of `c` (every field but passwords and hidden ones) and its impl of
-/// `TypedRecord`. The module imports serde's derives and `TypedRecord`.
+/// The record struct of `c` (its [`typed_fields`]) and its impl of `TypedRecord`. The module
+/// imports serde's derives and `TypedRecord` (and serde_json's `Value` when a field is JSON).
 pub fn record(c: &Collection) -> TokenStream {
     let ty = record_type(&c.name);
     let doc = format!(" A record of `{}`, as hooks see it.", c.name);
-    let fields = c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden).map(field);
+    let fields = typed_fields(c).map(field);
     quote! {
         #[doc = #doc]
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,11 @@ pub fn record(c: &Collection) -> TokenStream {
             const COLLECTION: &'static str = NAME;
         }
     }
+}
+
+/// The fields the record struct has: every field but passwords and hidden ones.
+pub fn typed_fields(c: &Collection) -> impl Iterator<Item = &Field> {
+    c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden)
 }
 
 fn field(f: &Field) -> TokenStream {

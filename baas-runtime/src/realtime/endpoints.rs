@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baas_schema::check::{Context, check_expr};
-use baas_schema::eval::lookups;
+use baas_schema::eval::lookups_on;
 use baas_schema::ir::system;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -185,7 +185,10 @@ pub(super) fn check_filter(app: &AppState, coll: &Coll, text: &str, req: &Reques
     let cx = Context::filter(app.schema(), &coll.ir);
     match check_expr(&cx, text, &mut baas_schema::Diagnostics::new()) {
         // (an e-mail is read only where visible, which the SQL form knows)
-        Some(texpr) if lookups(&texpr).is_empty() && (req.is_superuser() || !query::reads_email(app, &texpr)) => {
+        Some(texpr)
+            if lookups_on(&texpr, app.db().dialect()).is_empty()
+                && (req.is_superuser() || !query::reads_email(app, &texpr)) =>
+        {
             Filter::Memory(texpr)
         }
         Some(_) => Filter::Sql(text.to_owned()),

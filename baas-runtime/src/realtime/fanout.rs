@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use baas_schema::check::TExpr;
-use baas_schema::eval::{eval, lookups};
+use baas_schema::eval::{eval, lookups_on};
 use baas_schema::ir::{Action, Schema, system};
+use baas_schema::sql::Dialect;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -26,14 +27,16 @@ pub(super) struct Rules {
 }
 
 impl Rules {
-    pub(super) fn new(schema: &Schema) -> Rules {
+    /// Rules that `dialect`'s SQL would judge differently in memory go to SQL too
+    /// ([`lookups_on`]).
+    pub(super) fn new(schema: &Schema, dialect: Dialect) -> Rules {
         let mut user = schema.clone();
         user.collections.retain(|c| c.name != system::SUPERUSERS);
         let checked = baas_schema::check::check(&user, &mut baas_schema::Diagnostics::new());
         let mut memory = BTreeMap::new();
         for ((collection, action), texpr) in checked.map(|c| c.rules).unwrap_or_default() {
             if matches!(action, Action::List | Action::View) {
-                let needs = lookups(&texpr);
+                let needs = lookups_on(&texpr, dialect);
                 if needs.is_empty() {
                     memory.insert((collection, action), texpr);
                 } else {

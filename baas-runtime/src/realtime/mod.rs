@@ -222,7 +222,7 @@ impl Hub {
         self.started
             .get_or_init(|| async {
                 let Some(rx) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
-                let rules = Rules::new(app.schema());
+                let rules = Rules::new(app.schema(), app.db().dialect());
                 tokio::spawn(dispatch_loop(app.clone(), Arc::new(rules), rx));
                 if let Some(config) = app.db().postgres_config() {
                     let (ready, wait) = tokio::sync::oneshot::channel();
@@ -345,7 +345,7 @@ collections:
     async fn a_row_only_rule_is_judged_in_memory_per_subscriber() {
         let dir = dir("memory");
         let app = app(&dir);
-        let rules = Rules::new(app.schema());
+        let rules = Rules::new(app.schema(), app.db().dialect());
         let (_, mut anon) = subscribed(&app, "posts/*", None);
         let (_, mut owner) = subscribed(&app, "posts/*", Some("u1"));
         let (_, mut other) =
@@ -375,7 +375,7 @@ collections:
     async fn a_rule_that_reads_other_rows_runs_once_per_identity_per_event() {
         let dir = dir("lookups");
         let app = app(&dir);
-        let rules = Rules::new(app.schema());
+        let rules = Rules::new(app.schema(), app.db().dialect());
         let mut streams: Vec<_> = (0..5).map(|_| subscribed(&app, "comments/*", None)).collect();
         streams.extend((0..3).map(|_| subscribed(&app, "comments/*", Some("u1"))));
         dispatch(&app, &rules, vec![change("comments", json!({"id": "c1", "post": "p1"}))]).await.unwrap();
@@ -405,7 +405,7 @@ collections:
     async fn a_subscriber_whose_queue_is_full_is_dropped() {
         let dir = dir("slow");
         let app = app(&dir);
-        let rules = Rules::new(app.schema());
+        let rules = Rules::new(app.schema(), app.db().dialect());
         let (slow, mut rx) = subscribed(&app, "posts/*", None);
         let (_, mut fast) = subscribed(&app, "posts/*", None);
         for i in 0..=QUEUE {

@@ -1,21 +1,16 @@
 //! The whole HTTP surface: the generated and the user's routes, then the runtime's own —
-//! health, OpenAPI, batch, realtime, auth, files, `_superusers` records — and 404s for
+//! health, OpenAPI, batch, realtime, auth, files, the `_superusers` records — and 404s for
 //! unknown collections.
 
-use std::sync::Arc;
-
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use baas_schema::ir::system;
-use serde_json::Value;
 
-use crate::collection::Coll;
-use crate::error::{ApiError, ApiResult, msg};
+use crate::error::{ApiError, msg};
 use crate::limits::{self, BodyLimit, Deadlines};
-use crate::request::RequestCx;
 use crate::state::AppState;
 use crate::{auth, batch, download, files, http, realtime, records};
 
@@ -38,8 +33,12 @@ pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, 
         .route("/api/collections/{c}/request-verification", post(auth::request_email).layer(small))
         .route("/api/collections/{c}/request-password-reset", post(auth::request_email).layer(small))
         .route("/api/collections/{c}/request-otp", post(auth::request_otp).layer(small))
-        .route("/api/collections/{c}/records", get(list_any).post(create_any))
-        .route("/api/collections/{c}/records/{id}", get(view_any).patch(update_any).delete(delete_any))
+        .merge(records::routes(system::SUPERUSERS, system::SUPERUSERS_ID))
+        .route("/api/collections/{c}/records", get(missing_collection).post(missing_collection_write))
+        .route(
+            "/api/collections/{c}/records/{id}",
+            get(missing_collection).patch(missing_collection_write).delete(missing_collection_write),
+        )
         .route("/api/files/token", post(download::file_token).layer(small))
         .route("/api/files/{c}/{id}/{name}", get(download::file).head(download::file))
         .fallback(not_found);
@@ -56,51 +55,12 @@ async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
-/// The collection a runtime route names: only collections without generated handlers
-/// (`_superusers`) are served here; anything else is unknown.
-fn dynamic(app: &AppState, name: &str, write: bool) -> ApiResult<Arc<Coll>> {
-    match app.collection(name) {
-        Some(c) if c.ir.name == system::SUPERUSERS => Ok(c),
-        _ => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            if write { msg::MISSING_COLLECTION_WRITE } else { msg::MISSING_COLLECTION },
-        )),
-    }
+/// `/api/collections/{c}/records…` of a collection the backend does not have.
+async fn missing_collection() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION)
 }
 
-async fn list_any(State(app): State<AppState>, Path(c): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
-    let coll = dynamic(&app, &c, false)?;
-    records::list(&app, coll, Arc::new(req)).await.map(Json)
-}
-
-async fn view_any(
-    State(app): State<AppState>,
-    Path((c, id)): Path<(String, String)>,
-    req: RequestCx,
-) -> ApiResult<Json<Value>> {
-    let coll = dynamic(&app, &c, false)?;
-    records::view(&app, coll, id, Arc::new(req)).await.map(Json)
-}
-
-async fn create_any(State(app): State<AppState>, Path(c): Path<String>, req: RequestCx) -> ApiResult<Json<Value>> {
-    let coll = dynamic(&app, &c, true)?;
-    records::create(&app, coll, Arc::new(req)).await.map(Json)
-}
-
-async fn update_any(
-    State(app): State<AppState>,
-    Path((c, id)): Path<(String, String)>,
-    req: RequestCx,
-) -> ApiResult<Json<Value>> {
-    let coll = dynamic(&app, &c, true)?;
-    records::update(&app, coll, id, Arc::new(req)).await.map(Json)
-}
-
-async fn delete_any(
-    State(app): State<AppState>,
-    Path((c, id)): Path<(String, String)>,
-    req: RequestCx,
-) -> ApiResult<StatusCode> {
-    let coll = dynamic(&app, &c, true)?;
-    records::delete(&app, coll, id, Arc::new(req)).await.map(|()| StatusCode::NO_CONTENT)
+/// A write to a collection the backend does not have (PocketBase words it differently).
+async fn missing_collection_write() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE)
 }

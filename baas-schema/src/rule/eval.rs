@@ -11,7 +11,9 @@
 //!
 //! Only expressions that read nothing but the record and the request can be judged here:
 //! [`lookups`] names what else an expression needs (relation paths, back-relations,
-//! `@collection`, functions), and [`eval`] answers `None` for those.
+//! `@collection`, functions), and [`eval`] answers `None` for those. [`lookups_on`] adds what
+//! a dialect's SQL would judge differently (JSON fields on PostgreSQL); realtime sends those to
+//! the database.
 
 use std::cmp::Ordering;
 
@@ -20,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::check::{ColumnRef, Step, TCompare, TExpr, TOperand, TValue};
 use crate::ir::FieldType;
 use crate::rule::expr::ast::{Literal, Modifier, OpKind};
-use crate::rule::sql::{BindValue, SqlTy, bind_ty, like_pattern, shared_ty, textual};
+use crate::rule::sql::{BindValue, Dialect, SqlTy, bind_ty, like_pattern, shared_ty, textual};
 
 /// What an expression can see of the request, as JSON. The evaluator converts each value to
 /// the type the SQL compiler binds it as, just as the runtime does for SQL parameters.
@@ -42,6 +44,26 @@ pub fn lookups(expr: &TExpr) -> Vec<String> {
         }
     });
     out.dedup();
+    out
+}
+
+/// [`lookups`], and what else the evaluator cannot judge the way `dialect`'s SQL does. On
+/// PostgreSQL that is any JSON field (`extra (JSON)`): the evaluator reads JSON values by
+/// SQLite's rules (a `true` is 1, numbers sort before text), PostgreSQL compares their text.
+pub fn lookups_on(expr: &TExpr, dialect: Dialect) -> Vec<String> {
+    let mut out = lookups(expr);
+    if dialect == Dialect::Postgres {
+        walk(expr, &mut |c| {
+            for side in [&c.lhs, &c.rhs] {
+                if let TValue::Column(col) = &side.value
+                    && col.field_ty == FieldType::Json
+                {
+                    out.push(format!("{} (JSON)", col.field));
+                }
+            }
+        });
+        out.dedup();
+    }
     out
 }
 
