@@ -54,13 +54,13 @@ fn blog_text() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/blog.yaml")).expect("schemas/blog.yaml")
 }
 
-/// blog.yaml with `author` misspelled `autor` in the posts list rule (line 27).
+/// blog.yaml with `author` misspelled `autor` in the posts list rule (line 28).
 fn misspelled_blog() -> String {
     let text = blog_text();
     let line = "      list:   \"published = true || author = @request.auth.id\"";
-    assert_eq!(text.lines().nth(26), Some(line), "line 27 of blog.yaml is the posts list rule");
+    assert_eq!(text.lines().nth(27), Some(line), "line 28 of blog.yaml is the posts list rule");
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines[26] = line.replace("|| author", "|| autor");
+    lines[27] = line.replace("|| author", "|| autor");
     lines.join("\n") + "\n"
 }
 
@@ -76,7 +76,7 @@ fn check_of_the_blog_succeeds_with_a_summary() {
     // the warnings go to stderr, in the compiler format
     let stderr = stderr(&out);
     assert!(
-        stderr.contains("schemas/blog.yaml:30:16: warning: this update rule checks only the current 'author'"),
+        stderr.contains("schemas/blog.yaml:31:16: warning: this update rule checks only the current 'author'"),
         "{stderr}"
     );
     assert!(!stderr.contains("error"), "{stderr}");
@@ -101,12 +101,12 @@ fn a_misspelled_field_fails_with_its_place_and_a_suggestion() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "", "nothing on stdout when the check fails");
     let stderr = stderr(&out);
-    let header = format!("{}:27:36: error: unknown field 'autor' in collection 'posts'", file.arg());
+    let header = format!("{}:28:36: error: unknown field 'autor' in collection 'posts'", file.arg());
     assert!(stderr.contains(&header), "{stderr}");
-    assert!(stderr.contains(":27:36: error: unknown field 'autor'"), "{stderr}");
+    assert!(stderr.contains(":28:36: error: unknown field 'autor'"), "{stderr}");
     assert!(stderr.contains("did you mean 'author'?"), "{stderr}");
     // the source line, and a caret under exactly the five letters
-    assert!(stderr.contains("27 |       list:   \"published = true || autor = @request.auth.id\""), "{stderr}");
+    assert!(stderr.contains("28 |       list:   \"published = true || autor = @request.auth.id\""), "{stderr}");
     assert!(stderr.contains(&format!("   | {}^^^^^\n", " ".repeat(35))), "{stderr}");
     // the last line counts what was found
     assert!(stderr.trim_end().ends_with(&format!("{}: 1 error, 2 warnings", file.arg())), "{stderr}");
@@ -123,15 +123,15 @@ fn json_format_gives_positions() {
     let first_error = items.iter().find(|d| d["severity"] == "error").expect("an error");
     assert_eq!(first_error["file"], file.arg());
     assert_eq!(first_error["message"], "unknown field 'autor' in collection 'posts'");
-    assert_eq!(first_error["line"], 27);
+    assert_eq!(first_error["line"], 28);
     assert_eq!(first_error["column"], 36);
-    assert_eq!(first_error["end_line"], 27);
+    assert_eq!(first_error["end_line"], 28);
     assert_eq!(first_error["end_column"], 41);
     assert_eq!(first_error["help"], "did you mean 'author'?");
     assert_eq!(items.iter().filter(|d| d["severity"] == "warning").count(), 2);
     // in source order
     let lines: Vec<u64> = items.iter().map(|d| d["line"].as_u64().expect("a line")).collect();
-    assert_eq!(lines, [27, 30, 41]);
+    assert_eq!(lines, [28, 31, 42]);
 }
 
 #[test]

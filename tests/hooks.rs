@@ -7,10 +7,12 @@ mod support;
 use serde_json::{Value, json};
 
 const HOOKS_RS: &str = r#"//! Hand-written hooks: must survive regeneration.
+use std::sync::{Arc, Mutex};
+
 use baas_runtime::deps::axum::routing::get;
 use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::json;
-use baas_runtime::{ApiError, ApiResult, AppState, CollectionHooks, HookContext};
+use baas_runtime::{ApiError, ApiResult, AppState, CollectionHooks, Data, HookContext, Tx};
 
 use crate::generated::comments::Comment;
 use crate::generated::posts::Post;
@@ -19,10 +21,25 @@ use crate::generated::users::User;
 pub struct Hooks;
 
 impl CollectionHooks<User> for Hooks {}
-impl CollectionHooks<Comment> for Hooks {}
+
+/// The comments whose after-commit hook ran, in order.
+static COMMITTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl CollectionHooks<Comment> for Hooks {
+    fn after_create(&self, comment: &Comment, _tx: &Tx<'_>) -> ApiResult<()> {
+        if comment.text.starts_with("roll back") {
+            return Err(ApiError::bad_request("Rolled back."));
+        }
+        Ok(())
+    }
+
+    async fn after_create_commit(self: Arc<Self>, comment: Comment, _data: Data) {
+        COMMITTED.lock().unwrap().push(comment.text);
+    }
+}
 
 impl CollectionHooks<Post> for Hooks {
-    fn before_create(&self, post: &mut Post, _cx: &HookContext<'_>) -> ApiResult<()> {
+    fn before_create(&self, post: &mut Post, _tx: &Tx<'_>) -> ApiResult<()> {
         if post.title == "forbidden" {
             return Err(ApiError::bad_request("No forbidden posts."));
         }
@@ -38,7 +55,9 @@ impl CollectionHooks<Post> for Hooks {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/hello", get(|| async { Json(json!({"hello": "world"})) }))
+    Router::new()
+        .route("/api/hello", get(|| async { Json(json!({"hello": "world"})) }))
+        .route("/api/committed", get(|| async { Json(json!(*COMMITTED.lock().unwrap())) }))
 }
 "#;
 
@@ -119,4 +138,39 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
         );
         assert_eq!((status, &viewed["views"]), (200, &json!(1000)), "{viewed}");
     }
+
+    // after_create_commit runs for every comment that committed and for none that rolled
+    // back, with the writes arriving together (SQLite commits them in groups, each in a
+    // savepoint of its own).
+    let post = created["id"].as_str().unwrap().to_owned();
+    let author = user["id"].as_str().unwrap().to_owned();
+    std::thread::scope(|scope| {
+        for i in 0..40 {
+            let (url, token, post, author) = (url("/api/collections/comments/records"), &token, &post, &author);
+            scope.spawn(move || {
+                let text = if i % 2 == 0 { format!("keep {i}") } else { format!("roll back {i}") };
+                let body = json!({"post": post, "author": author, "text": text});
+                let (status, body) = call("POST", &url, Some(token), Some(body));
+                assert_eq!(status, if i % 2 == 0 { 200 } else { 400 }, "{text}: {body}");
+            });
+        }
+    });
+    let mut kept: Vec<String> = (0..40).step_by(2).map(|i| format!("keep {i}")).collect();
+    kept.sort();
+    let committed = || {
+        let (_, committed) = call("GET", &url("/api/committed"), None, None);
+        let mut committed: Vec<String> = serde_json::from_value(committed).unwrap();
+        committed.sort();
+        committed
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while committed().len() < kept.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // a moment more, for a hook that should not have run
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let committed = committed();
+    assert_eq!(committed, kept, "after-commit hooks ran for exactly the comments that committed");
+    let (_, comments) = call("GET", &url("/api/collections/comments/records?perPage=100"), Some(&token), None);
+    assert_eq!(comments["totalItems"], 20, "{comments}");
 }

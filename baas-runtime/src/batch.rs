@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, msg};
-use crate::files::{self, Trash, Upload};
+use crate::files::{self, Upload};
+use crate::records::Txn;
 use crate::request::RequestCx;
 use crate::state::AppState;
 use crate::{id, records};
@@ -53,14 +53,14 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
         .write(move |conn| {
             conn.transaction(|conn| {
                 let mut out = Vec::new();
-                let mut trash = Trash::default();
+                let txn = Txn::new(conn, &app2);
                 for (i, item) in items.into_iter().enumerate() {
-                    match item.and_then(|item| run(conn, &app2, &req, item, &mut trash)) {
+                    match item.and_then(|item| run(&txn, &req, item)) {
                         Ok(result) => out.push(result),
                         Err(e) => return Err(item_failed(i, &e)),
                     }
                 }
-                Ok((out, trash))
+                Ok((out, txn.into_trash()))
             })
         })
         .await;
@@ -158,8 +158,9 @@ fn parse_item(v: &Value) -> Result<Item, ApiError> {
     Ok(Item { method, collection, id, query: query.into_iter().collect(), headers, body, uploads: Vec::new() })
 }
 
-fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item, trash: &mut Trash) -> ApiResult<Value> {
-    let coll = app
+fn run(txn: &Txn<'_, '_>, outer: &RequestCx, item: Item) -> ApiResult<Value> {
+    let coll = txn
+        .app
         .collection(&item.collection)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE))?;
     let mut headers = outer.headers.clone();
@@ -172,21 +173,22 @@ fn run(conn: &Conn<'_>, app: &AppState, outer: &RequestCx, item: Item, trash: &m
         body: Some(item.body),
         uploads: item.uploads,
         now: outer.now,
+        system: outer.system,
     };
     let ok = |record| json!({"status": 200, "body": records::shape(record, &req)});
     match (item.method.as_str(), item.id) {
-        ("POST", None) => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
-        ("PATCH", Some(id)) => records::update_in(conn, app, &coll, &id, &req, None, trash).map(ok),
+        ("POST", None) => records::create_in(txn, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
+        ("PATCH", Some(id)) => records::update_in(txn, &coll, &id, &req, None).map(ok),
         ("DELETE", Some(id)) => {
-            records::delete_in(conn, app, &coll, &id, &req, trash).map(|()| json!({"status": 204, "body": null}))
+            records::delete_in(txn, &coll, &id, &req).map(|()| json!({"status": 204, "body": null}))
         }
         ("PUT", None) => {
             let id = req.body.as_ref().and_then(|b| b.get("id")).and_then(Value::as_str).map(str::to_owned);
             match id {
-                Some(id) if records::exists(conn, &coll, &id)? => {
-                    records::update_in(conn, app, &coll, &id, &req, None, trash).map(ok)
+                Some(id) if records::exists(txn.conn, &coll, &id)? => {
+                    records::update_in(txn, &coll, &id, &req, None).map(ok)
                 }
-                _ => records::create_in(conn, app, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
+                _ => records::create_in(txn, &coll, &req, records::prepare_create(&coll, &req)).map(ok),
             }
         }
         _ => Err(ApiError::invalid_request()),

@@ -91,7 +91,7 @@ pub async fn file(
             let Some((protected, thumbs)) = holding(conn, &coll2, &id2, &name2)? else { return Ok(None) };
             if protected {
                 let Some(caller) = caller else { return Ok(None) };
-                let req = RequestCx { auth: Some(caller), ..RequestCx::system() };
+                let req = RequestCx { auth: Some(caller), ..RequestCx::anonymous() };
                 if !records::can_view(conn, &coll2, &id2, &req)? {
                     return Ok(None);
                 }

@@ -107,6 +107,23 @@ impl ApiError {
         ApiError { status: StatusCode::BAD_REQUEST, message: message.into(), data, cause: None }
     }
 
+    /// A field custom code refuses: a 400 with PocketBase's `data.<field>.{code, message}`.
+    /// Returned by a hook, it is worded as the write it stopped ("Failed to create record.").
+    ///
+    /// ```ignore
+    /// return Err(ApiError::invalid("post", "validation_post_not_published", "The post is not published yet."));
+    /// ```
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_owned(), FieldError::new(code, message));
+        ApiError::fields(msg::VALIDATION, errors)
+    }
+
+    /// A validation error from [`ApiError::invalid`] worded as the write it stopped.
+    pub fn stopped(self, write: &str) -> Self {
+        if self.message == msg::VALIDATION { ApiError { message: write.to_owned(), ..self } } else { self }
+    }
+
     /// A 500 whose cause is logged (once, where the response leaves), never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError { cause: Some(cause.to_string()), ..ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg::INTERNAL) }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use baas_schema::ir::system;
 use serde_json::{Map, Value};
 
+use crate::data::Data;
 use crate::error::ApiError;
 use crate::files::Upload;
 use crate::request::{Caller, RequestCx};
@@ -70,6 +71,23 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The data API for a custom route, acting as the request's caller (anonymous without a
+/// valid token): `async fn publish(data: Data, …)`.
+impl FromRequestParts<AppState> for Data {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let req = RequestCx {
+            auth: authenticate(app, &parts.headers).await,
+            query: parse_query(parts)?,
+            headers: rule_headers(&parts.headers),
+            method: parts.method.as_str().to_owned(),
+            ..RequestCx::anonymous()
+        };
+        Ok(records::Handle::data(app, &req))
+    }
+}
+
 impl FromRequest<AppState> for RequestCx {
     type Rejection = ApiError;
 
@@ -106,6 +124,7 @@ impl FromRequest<AppState> for RequestCx {
             body,
             uploads,
             now: time::OffsetDateTime::now_utc(),
+            system: false,
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod batch;
 pub mod collection;
+pub mod data;
 pub mod db;
 pub mod download;
 pub mod error;
@@ -40,10 +41,8 @@ pub mod value;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use baas_schema as schema;
-pub use collection::{
-    CollectionHooks, CollectionSpec, CompiledRule, Hook, HookContext, HookDefaults, Record, RecordHooks, RuleSet,
-    TypedRecord,
-};
+pub use collection::{CollectionHooks, CollectionSpec, CompiledRule, Hook, HookDefaults, RecordHooks, RuleSet};
+pub use data::{Data, HookContext, Record, Tx, TypedRecord};
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use migrate::Migration;
 pub use request::{Caller, RequestCx};

@@ -11,7 +11,8 @@ use baas_schema::ir::system;
 use baas_schema::sql::BindValue;
 use serde_json::{Map, Value};
 
-use crate::collection::{Coll, Record};
+use crate::collection::Coll;
+use crate::data::{HookContext, Record};
 use crate::files::Upload;
 
 /// The authenticated caller.
@@ -34,11 +35,14 @@ pub struct RequestCx {
     /// The files of a multipart body.
     pub uploads: Vec<Upload>,
     pub now: time::OffsetDateTime,
+    /// System access (custom code's `tx.system()`, jobs): every rule passes, as for a
+    /// superuser, whoever the caller is.
+    pub system: bool,
 }
 
 impl RequestCx {
-    /// A context with no caller and no request, for the runtime's own reads.
-    pub fn system() -> RequestCx {
+    /// A request with no caller and nothing in it: an anonymous guest's.
+    pub fn anonymous() -> RequestCx {
         RequestCx {
             auth: None,
             query: HashMap::new(),
@@ -47,6 +51,44 @@ impl RequestCx {
             body: None,
             uploads: Vec::new(),
             now: time::OffsetDateTime::now_utc(),
+            system: false,
+        }
+    }
+
+    /// System access with no caller: jobs, the runtime's own work.
+    pub fn system() -> RequestCx {
+        RequestCx { system: true, ..RequestCx::anonymous() }
+    }
+
+    /// The same caller, query and headers, with `body` (and no files): a write from custom
+    /// code on this request's behalf.
+    pub fn with_body(&self, body: Option<Map<String, Value>>) -> RequestCx {
+        RequestCx {
+            auth: self.auth.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            method: self.method.clone(),
+            body,
+            uploads: Vec::new(),
+            now: self.now,
+            system: self.system,
+        }
+    }
+
+    /// The same request with system access.
+    pub fn as_system(&self) -> RequestCx {
+        RequestCx { system: true, ..self.with_body(self.body.clone()) }
+    }
+
+    /// What custom code sees of this request.
+    pub fn hook_context(&self) -> HookContext<'_> {
+        HookContext {
+            auth: self.auth.as_ref().map(|a| &a.record),
+            auth_collection: self.auth.as_ref().map(|a| a.collection.ir.name.as_str()),
+            superuser: self.is_superuser(),
+            method: &self.method,
+            headers: &self.headers,
+            query: &self.query,
         }
     }
 
@@ -58,8 +100,9 @@ impl RequestCx {
         body
     }
 
+    /// A superuser's request, or system access: every rule passes.
     pub fn is_superuser(&self) -> bool {
-        self.auth.as_ref().is_some_and(|a| a.collection.ir.name == system::SUPERUSERS)
+        self.system || self.auth.as_ref().is_some_and(|a| a.collection.ir.name == system::SUPERUSERS)
     }
 
     /// `@request.auth.<field>`: `""` (or the field's zero) for anonymous callers.

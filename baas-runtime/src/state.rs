@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -85,6 +86,9 @@ struct Inner {
     secret: Vec<u8>,
     storage: Storage,
     changes: Arc<dyn ChangeSink>,
+    /// The async runtime the state was made in, for work that starts on database threads
+    /// (after-commit hooks).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl AppState {
@@ -119,7 +123,19 @@ impl AppState {
             collections.insert(ir.name.clone(), Arc::new(Coll { ir: ir.clone(), rules, hooks, columns, list_rule }));
         }
         let settings = schema.settings.clone();
-        AppState { inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, changes }) }
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        AppState {
+            inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, changes, runtime }),
+        }
+    }
+
+    /// Runs `work` on the async runtime, from any thread (after-commit hooks start on the
+    /// database's threads).
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        match &self.inner.runtime {
+            Some(runtime) => drop(runtime.spawn(work)),
+            None => tracing::error!("after-commit work dropped: the state was made outside an async runtime"),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -146,6 +146,7 @@ fn collections(url: &str) {
             {"name": "tags", "type": "select", "values": ["news", "tech", "life"], "maxSelect": 3},
             {"name": "views", "type": "number", "onlyInt": true, "min": 0},
             {"name": "attachment", "type": "file", "maxSelect": 1, "maxSize": 1048576},
+            {"name": "comment_count", "type": "number", "onlyInt": true, "min": 0},
             autodates[0], autodates[1],
         ],
         "indexes": ["CREATE INDEX `idx_posts_author_created` ON `posts` (`author`, `created`)"],
@@ -156,7 +157,7 @@ fn collections(url: &str) {
         "name": "comments", "type": "base",
         "fields": [
             {"name": "post", "type": "relation", "collectionId": posts["id"], "maxSelect": 1, "required": true},
-            {"name": "author", "type": "relation", "collectionId": users_id, "maxSelect": 1, "required": true},
+            {"name": "author", "type": "relation", "collectionId": users_id, "maxSelect": 1, "required": true, "cascadeDelete": true},
             {"name": "text", "type": "text", "required": true},
             autodates[0], autodates[1],
         ],

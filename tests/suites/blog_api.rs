@@ -699,6 +699,7 @@ fn create_returns_the_full_record() {
             "body",
             "collectionId",
             "collectionName",
+            "comment_count",
             "created",
             "id",
             "published",

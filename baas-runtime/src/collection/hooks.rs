@@ -2,98 +2,113 @@
 //! collection's record type), the JSON record hooks the runtime calls ([`RecordHooks`]), the
 //! adapter between the two ([`Typed`]), and how it learns which typed hooks are left at their
 //! defaults.
+//!
+//! Three tiers: `before_*` and `after_*` run inside the write's transaction with a [`Tx`] (an
+//! `Err` rolls back everything, the triggering write included); `after_*_commit` run once the
+//! transaction committed, never for a write that rolled back, with a [`Data`] handle for new
+//! transactions; `on_read` shapes each record a read returns.
 
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use crate::data::{Data, HookContext, Record, Tx, TypedRecord};
+use crate::error::ApiResult;
 
-use crate::error::{ApiError, ApiResult};
+/// A hook's work after the commit, ready to be spawned.
+pub type Committed = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-use super::Record;
-
-/// What a hook sees besides the record.
-pub struct HookContext<'a> {
-    /// The authenticated record, if any.
-    pub auth: Option<&'a Record>,
-    pub superuser: bool,
-}
-
-/// A collection's record type, as generated code declares it (`posts` → `Post`): what typed
-/// hooks see.
-pub trait TypedRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// The collection's name.
-    const COLLECTION: &'static str;
-
-    /// Reads the typed record from the runtime's JSON record.
-    fn from_record(record: &Record) -> ApiResult<Self> {
-        serde_json::from_value(Value::Object(record.clone())).map_err(ApiError::internal)
-    }
-
-    /// Writes the typed fields back over `record` (secrets and system keys stay).
-    fn write_to(&self, record: &mut Record) -> ApiResult<()> {
-        match serde_json::to_value(self).map_err(ApiError::internal)? {
-            Value::Object(fields) => {
-                record.extend(fields);
-                Ok(())
-            }
-            _ => Err(ApiError::internal("a record serialized to a non-object")),
-        }
-    }
+/// A write a hook is told about once it committed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Create,
+    Update,
+    Delete,
 }
 
 /// The hooks of the collection whose records are `R`, implemented in `src/hooks.rs`
 /// (`impl CollectionHooks<Post> for Hooks {}`). Every method has a default that does nothing;
 /// override what you need. A hook left at its default costs nothing: records are not converted
 /// for it (see [`HookDefaults`]).
+///
+/// `before_*`/`after_*` run in the write's transaction, for writes over HTTP, from custom code
+/// and from cascades alike (a cascade's hooks get a [`Tx::system`] handle); what they write
+/// with `tx` commits or rolls back with the triggering write. `after_*_commit` run after the
+/// commit, on the async runtime: the place for mail, webhooks and other calls out.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement the hooks of `{R}`",
     label = "the hooks of `{R}` are missing",
     note = "add `impl baas_runtime::CollectionHooks<{R}> for {Self} {{}}` to src/hooks.rs (every method has a default)"
 )]
 pub trait CollectionHooks<R: TypedRecord>: Send + Sync + 'static {
-    /// Before a record is inserted, inside the transaction; an error aborts the create.
-    fn before_create(&self, record: &mut R, cx: &HookContext<'_>) -> ApiResult<()> {
-        let _ = (record, cx);
+    /// Before a record is inserted; changes to `record` are validated again. An error aborts
+    /// the create.
+    fn before_create(&self, record: &mut R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::BeforeCreate);
         Ok(())
     }
 
-    /// After a record was inserted (still inside the transaction).
-    fn after_create(&self, record: &R, cx: &HookContext<'_>) {
-        let _ = (record, cx);
+    /// After a record was inserted, in the same transaction: an error rolls it back.
+    fn after_create(&self, record: &R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::AfterCreate);
+        Ok(())
     }
 
-    /// Before a record is updated; `old` is the stored state.
-    fn before_update(&self, old: &R, record: &mut R, cx: &HookContext<'_>) -> ApiResult<()> {
-        let _ = (old, record, cx);
+    /// After the create committed (`async fn after_create_commit(self: Arc<Self>, …)`).
+    fn after_create_commit(self: Arc<Self>, record: R, data: Data) -> impl Future<Output = ()> + Send + 'static {
+        let _ = (record, data);
+        HookDefaults::ran_default(R::COLLECTION, Hook::AfterCreateCommit);
+        std::future::ready(())
+    }
+
+    /// Before a record is updated; `old` is the stored state, changes to `record` are
+    /// validated again.
+    fn before_update(&self, old: &R, record: &mut R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (old, record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::BeforeUpdate);
         Ok(())
     }
 
-    /// After a record was updated.
-    fn after_update(&self, record: &R, cx: &HookContext<'_>) {
-        let _ = (record, cx);
+    /// After a record was updated, in the same transaction: an error rolls it back.
+    fn after_update(&self, old: &R, record: &R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (old, record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::AfterUpdate);
+        Ok(())
     }
 
-    /// Before a record is deleted; an error aborts the delete.
-    fn before_delete(&self, record: &R, cx: &HookContext<'_>) -> ApiResult<()> {
-        let _ = (record, cx);
+    /// After the update committed.
+    fn after_update_commit(self: Arc<Self>, record: R, data: Data) -> impl Future<Output = ()> + Send + 'static {
+        let _ = (record, data);
+        HookDefaults::ran_default(R::COLLECTION, Hook::AfterUpdateCommit);
+        std::future::ready(())
+    }
+
+    /// Before a record is deleted (directly or by a cascade); an error aborts the delete.
+    fn before_delete(&self, record: &R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::BeforeDelete);
         Ok(())
     }
 
-    /// After a record was deleted.
-    fn after_delete(&self, record: &R, cx: &HookContext<'_>) {
-        let _ = (record, cx);
+    /// After a record was deleted, in the same transaction: an error rolls it back.
+    fn after_delete(&self, record: &R, tx: &Tx<'_>) -> ApiResult<()> {
+        let _ = (record, tx);
         HookDefaults::ran_default(R::COLLECTION, Hook::AfterDelete);
+        Ok(())
     }
 
-    /// Each record a list or view returns, before it is shaped for the client.
+    /// After the delete committed.
+    fn after_delete_commit(self: Arc<Self>, record: R, data: Data) -> impl Future<Output = ()> + Send + 'static {
+        let _ = (record, data);
+        HookDefaults::ran_default(R::COLLECTION, Hook::AfterDeleteCommit);
+        std::future::ready(())
+    }
+
+    /// Each record a list or view returns (and each realtime event), before it is shaped for
+    /// the client.
     fn on_read(&self, record: &mut R, cx: &HookContext<'_>) {
         let _ = (record, cx);
         HookDefaults::ran_default(R::COLLECTION, Hook::OnRead);
@@ -102,20 +117,34 @@ pub trait CollectionHooks<R: TypedRecord>: Send + Sync + 'static {
 
 /// Record hooks over JSON records: what the runtime calls. [`Typed`] adapts a collection's
 /// [`CollectionHooks`] to them.
-/// `before_*` hooks run inside the write transaction and can refuse with an [`crate::ApiError`].
 pub trait RecordHooks: Send + Sync + 'static {
-    fn before_create(&self, _record: &mut Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+    /// Whether `hook` may do something (`false`: known to be a default that does nothing).
+    fn runs(&self, _hook: Hook) -> bool {
+        true
+    }
+    fn before_create(&self, _record: &mut Record, _tx: &Tx<'_>) -> ApiResult<()> {
         Ok(())
     }
-    fn after_create(&self, _record: &Record, _cx: &HookContext<'_>) {}
-    fn before_update(&self, _old: &Record, _new: &mut Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+    fn after_create(&self, _record: &Record, _tx: &Tx<'_>) -> ApiResult<()> {
         Ok(())
     }
-    fn after_update(&self, _record: &Record, _cx: &HookContext<'_>) {}
-    fn before_delete(&self, _record: &Record, _cx: &HookContext<'_>) -> ApiResult<()> {
+    fn before_update(&self, _old: &Record, _new: &mut Record, _tx: &Tx<'_>) -> ApiResult<()> {
         Ok(())
     }
-    fn after_delete(&self, _record: &Record, _cx: &HookContext<'_>) {}
+    fn after_update(&self, _old: &Record, _new: &Record, _tx: &Tx<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    fn before_delete(&self, _record: &Record, _tx: &Tx<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    fn after_delete(&self, _record: &Record, _tx: &Tx<'_>) -> ApiResult<()> {
+        Ok(())
+    }
+    /// The work to run once the `event` on `record` committed, if there is any; `data` makes
+    /// the handle it may use (acting as the write's caller).
+    fn committed(&self, _event: Event, _record: &Record, _data: &dyn Fn() -> Data) -> ApiResult<Option<Committed>> {
+        Ok(None)
+    }
     /// Called for each record a list or view returns, before it is shaped for the client.
     fn on_read(&self, _record: &mut Record, _cx: &HookContext<'_>) {}
 }
@@ -125,10 +154,13 @@ pub trait RecordHooks: Send + Sync + 'static {
 pub enum Hook {
     BeforeCreate,
     AfterCreate,
+    AfterCreateCommit,
     BeforeUpdate,
     AfterUpdate,
+    AfterUpdateCommit,
     BeforeDelete,
     AfterDelete,
+    AfterDeleteCommit,
     OnRead,
 }
 
@@ -144,7 +176,7 @@ std::thread_local! {
 /// round trip per record read or written (about a third of a list page's CPU time, measured in
 /// bench/RESULTS.md).
 #[derive(Debug, Default)]
-pub struct HookDefaults([std::sync::atomic::AtomicU8; 7]);
+pub struct HookDefaults([std::sync::atomic::AtomicU8; 10]);
 
 impl HookDefaults {
     const UNKNOWN: u8 = 0;
@@ -203,48 +235,79 @@ impl<R: TypedRecord, H> Typed<R, H> {
     }
 }
 
-impl<R: TypedRecord, H: CollectionHooks<R>> RecordHooks for Typed<R, H> {
-    fn before_create(&self, record: &mut Record, cx: &HookContext<'_>) -> ApiResult<()> {
-        if let Some(typed) = self.call(Hook::BeforeCreate, record, |r| self.hooks.before_create(r, cx))? {
-            typed.write_to(record)?;
-        }
-        Ok(())
-    }
-
-    fn after_create(&self, record: &Record, cx: &HookContext<'_>) {
-        let _ = self.call(Hook::AfterCreate, record, |r| {
-            self.hooks.after_create(r, cx);
-            Ok(())
-        });
-    }
-
-    fn before_update(&self, old: &Record, record: &mut Record, cx: &HookContext<'_>) -> ApiResult<()> {
-        if self.defaults.skips(Hook::BeforeUpdate) {
-            return Ok(());
+impl<R: TypedRecord, H: CollectionHooks<R>> Typed<R, H> {
+    /// `f` with the typed forms of `old` and `record`, unless `hook` is known to be the default.
+    fn call_pair(
+        &self,
+        hook: Hook,
+        old: &Record,
+        record: &Record,
+        f: impl FnOnce(&R, &mut R) -> ApiResult<()>,
+    ) -> ApiResult<Option<R>> {
+        if self.defaults.skips(hook) {
+            return Ok(None);
         }
         let old = R::from_record(old)?;
-        if let Some(typed) = self.call(Hook::BeforeUpdate, record, |r| self.hooks.before_update(&old, r, cx))? {
+        self.call(hook, record, |r| f(&old, r))
+    }
+}
+
+impl<R: TypedRecord, H: CollectionHooks<R>> RecordHooks for Typed<R, H> {
+    fn runs(&self, hook: Hook) -> bool {
+        !self.defaults.skips(hook)
+    }
+
+    fn before_create(&self, record: &mut Record, tx: &Tx<'_>) -> ApiResult<()> {
+        if let Some(typed) = self.call(Hook::BeforeCreate, record, |r| self.hooks.before_create(r, tx))? {
             typed.write_to(record)?;
         }
         Ok(())
     }
 
-    fn after_update(&self, record: &Record, cx: &HookContext<'_>) {
-        let _ = self.call(Hook::AfterUpdate, record, |r| {
-            self.hooks.after_update(r, cx);
-            Ok(())
-        });
+    fn after_create(&self, record: &Record, tx: &Tx<'_>) -> ApiResult<()> {
+        self.call(Hook::AfterCreate, record, |r| self.hooks.after_create(r, tx)).map(drop)
     }
 
-    fn before_delete(&self, record: &Record, cx: &HookContext<'_>) -> ApiResult<()> {
-        self.call(Hook::BeforeDelete, record, |r| self.hooks.before_delete(r, cx)).map(drop)
+    fn before_update(&self, old: &Record, record: &mut Record, tx: &Tx<'_>) -> ApiResult<()> {
+        if let Some(typed) =
+            self.call_pair(Hook::BeforeUpdate, old, record, |o, r| self.hooks.before_update(o, r, tx))?
+        {
+            typed.write_to(record)?;
+        }
+        Ok(())
     }
 
-    fn after_delete(&self, record: &Record, cx: &HookContext<'_>) {
-        let _ = self.call(Hook::AfterDelete, record, |r| {
-            self.hooks.after_delete(r, cx);
-            Ok(())
+    fn after_update(&self, old: &Record, record: &Record, tx: &Tx<'_>) -> ApiResult<()> {
+        self.call_pair(Hook::AfterUpdate, old, record, |o, r| self.hooks.after_update(o, r, tx)).map(drop)
+    }
+
+    fn before_delete(&self, record: &Record, tx: &Tx<'_>) -> ApiResult<()> {
+        self.call(Hook::BeforeDelete, record, |r| self.hooks.before_delete(r, tx)).map(drop)
+    }
+
+    fn after_delete(&self, record: &Record, tx: &Tx<'_>) -> ApiResult<()> {
+        self.call(Hook::AfterDelete, record, |r| self.hooks.after_delete(r, tx)).map(drop)
+    }
+
+    fn committed(&self, event: Event, record: &Record, data: &dyn Fn() -> Data) -> ApiResult<Option<Committed>> {
+        let hook = match event {
+            Event::Create => Hook::AfterCreateCommit,
+            Event::Update => Hook::AfterUpdateCommit,
+            Event::Delete => Hook::AfterDeleteCommit,
+        };
+        if self.defaults.skips(hook) {
+            return Ok(None);
+        }
+        let (typed, data, hooks) = (R::from_record(record)?, data(), self.hooks.clone());
+        // the hook's body up to its first await runs here, so that a default is learned now
+        let (work, default) = self.defaults.run(R::COLLECTION, hook, move || -> Committed {
+            match event {
+                Event::Create => Box::pin(hooks.after_create_commit(typed, data)),
+                Event::Update => Box::pin(hooks.after_update_commit(typed, data)),
+                Event::Delete => Box::pin(hooks.after_delete_commit(typed, data)),
+            }
         });
+        Ok((!default).then_some(work))
     }
 
     fn on_read(&self, record: &mut Record, cx: &HookContext<'_>) {
@@ -262,7 +325,11 @@ impl<R: TypedRecord, H: CollectionHooks<R>> RecordHooks for Typed<R, H> {
 /// Hooks that do nothing: every collection's defaults (`backend(NoHooks)` serves the schema
 /// as it is), and the built-in `_superusers` collection's record hooks.
 pub struct NoHooks;
-impl RecordHooks for NoHooks {}
+impl RecordHooks for NoHooks {
+    fn runs(&self, _hook: Hook) -> bool {
+        false
+    }
+}
 impl<R: TypedRecord> CollectionHooks<R> for NoHooks {}
 
 #[cfg(test)]
@@ -305,12 +372,56 @@ mod tests {
     struct Shout;
 
     impl CollectionHooks<Note> for Shout {
-        fn before_create(&self, note: &mut Note, _cx: &HookContext<'_>) -> ApiResult<()> {
+        fn before_create(&self, note: &mut Note, _tx: &Tx<'_>) -> ApiResult<()> {
             if note.title.is_empty() {
-                return Err(ApiError::bad_request("No title."));
+                return Err(crate::ApiError::bad_request("No title."));
             }
             note.title = note.title.to_uppercase();
             Ok(())
+        }
+
+        async fn after_create_commit(self: Arc<Self>, _note: Note, _data: Data) {}
+    }
+
+    /// A transaction with nothing in it: these hooks do not read or write.
+    struct NoStore(std::collections::HashMap<String, String>);
+
+    impl crate::data::Store for NoStore {
+        fn context(&self) -> HookContext<'_> {
+            let q = &self.0;
+            HookContext { auth: None, auth_collection: None, superuser: false, method: "GET", headers: q, query: q }
+        }
+        fn get(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<Option<Record>> {
+            unreachable!()
+        }
+        fn list(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<Vec<Record>> {
+            unreachable!()
+        }
+        fn count(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<u64> {
+            unreachable!()
+        }
+        fn create(&self, _: crate::data::Access, _: &str, _: Record) -> ApiResult<Record> {
+            unreachable!()
+        }
+        fn update(&self, _: crate::data::Access, _: &str, _: &str, _: Record) -> ApiResult<Record> {
+            unreachable!()
+        }
+        fn delete(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<()> {
+            unreachable!()
+        }
+        fn after_commit(&self, _: Box<dyn FnOnce() + Send>) {}
+    }
+
+    /// A `Data` handle that is never used.
+    struct NoDatabase;
+
+    impl crate::data::Database for NoDatabase {
+        fn run(
+            &self,
+            _: bool,
+            _: crate::data::Job,
+        ) -> Pin<Box<dyn Future<Output = ApiResult<Box<dyn std::any::Any + Send>>> + Send>> {
+            unreachable!()
         }
     }
 
@@ -318,19 +429,37 @@ mod tests {
     /// stay); a hook left at its default leaves the record as it is, and is skipped from then on.
     #[test]
     fn typed_hooks_see_and_change_the_typed_record() {
-        let cx = HookContext { auth: None, superuser: false };
+        let store = NoStore(Default::default());
+        let tx = Tx::new(&store);
         let hooks = Typed::<Note, _>::new(Arc::new(Shout));
         let mut record: Record = serde_json::from_str(r#"{"id": "n1", "title": "hi", "secret": 1}"#).unwrap();
-        hooks.before_create(&mut record, &cx).unwrap();
-        assert_eq!(Value::Object(record.clone()), serde_json::json!({"id": "n1", "title": "HI", "secret": 1}));
+        hooks.before_create(&mut record, &tx).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(record.clone()),
+            serde_json::json!({"id": "n1", "title": "HI", "secret": 1})
+        );
         let mut untitled = Record::new();
-        assert_eq!(hooks.before_create(&mut untitled, &cx).unwrap_err().message, "No title.");
+        assert_eq!(hooks.before_create(&mut untitled, &tx).unwrap_err().message, "No title.");
 
-        hooks.on_read(&mut record, &cx);
+        hooks.on_read(&mut record, &tx.context());
         assert!(hooks.defaults.skips(Hook::OnRead) && !hooks.defaults.skips(Hook::BeforeCreate));
         assert_eq!(record["title"], "HI");
         let defaults = Typed::<Note, _>::new(Arc::new(NoHooks));
-        defaults.before_update(&record.clone(), &mut record, &cx).unwrap();
+        defaults.before_update(&record.clone(), &mut record, &tx).unwrap();
         assert!(defaults.defaults.skips(Hook::BeforeUpdate));
+    }
+
+    /// An async after-commit hook is learned as custom (its body runs only when polled), a
+    /// default one as the default: no work is scheduled for it from then on.
+    #[test]
+    fn commit_hooks_are_scheduled_only_when_written() {
+        let data = || Data::new(Arc::new(NoDatabase));
+        let record: Record = serde_json::from_str(r#"{"id": "n1", "title": "hi"}"#).unwrap();
+        let custom = Typed::<Note, _>::new(Arc::new(Shout));
+        assert!(custom.committed(Event::Create, &record, &data).unwrap().is_some());
+        assert!(custom.committed(Event::Create, &record, &data).unwrap().is_some());
+        assert!(custom.committed(Event::Delete, &record, &data).unwrap().is_none(), "after_delete_commit is a default");
+        assert!(custom.committed(Event::Delete, &record, &data).unwrap().is_none());
+        assert!(!custom.runs(Hook::AfterDeleteCommit) && custom.runs(Hook::AfterCreateCommit));
     }
 }

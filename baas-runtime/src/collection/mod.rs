@@ -8,13 +8,10 @@ mod rules;
 use std::sync::Arc;
 
 use baas_schema::ir::Collection;
-use serde_json::{Map, Value};
 
-pub use hooks::{CollectionHooks, Hook, HookContext, HookDefaults, NoHooks, RecordHooks, Typed, TypedRecord};
+pub use crate::data::{HookContext, Record, TypedRecord};
+pub use hooks::{CollectionHooks, Committed, Event, Hook, HookDefaults, NoHooks, RecordHooks, Typed};
 pub use rules::{Bind, CompiledRule, Filter, Rule, RuleSet, Rules, Source, SqlTy};
-
-/// A record as the runtime handles it: canonical API JSON by field name.
-pub type Record = Map<String, Value>;
 
 /// One collection as generated code describes it.
 pub struct CollectionSpec {

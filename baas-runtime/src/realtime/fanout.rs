@@ -12,7 +12,7 @@ use baas_schema::sql::Dialect;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::collection::{Coll, CompiledRule, HookContext, Record};
+use crate::collection::{Coll, CompiledRule, Record};
 use crate::error::ApiResult;
 use crate::query;
 use crate::records::{self, expand};
@@ -281,6 +281,7 @@ pub(super) fn subscriber(auth: &Option<Caller>, topic: &Topic) -> RequestCx {
         body: None,
         uploads: Vec::new(),
         now: time::OffsetDateTime::now_utc(),
+        system: false,
     }
 }
 
@@ -304,11 +305,10 @@ pub(super) fn judge_rule(rules: &Rules, coll: &Coll, action: Action, record: &Re
 /// REST API would present it to them, with their `expand` and `fields`.
 pub(super) async fn shape(app: &AppState, coll: &Arc<Coll>, change: &Change, req: &RequestCx) -> ApiResult<String> {
     let mut record = change.record.clone();
-    let cx = HookContext { auth: req.auth.as_ref().map(|a| &a.record), superuser: req.is_superuser() };
-    coll.hooks.on_read(&mut record, &cx);
+    coll.hooks.on_read(&mut record, &req.hook_context());
     let record = records::present(coll, record, req);
     let record = if req.query.get("expand").is_some_and(|e| !e.trim().is_empty()) {
-        let (app2, c, req) = (app.clone(), coll.clone(), clone_request(req));
+        let (app2, c, req) = (app.clone(), coll.clone(), req.with_body(req.body.clone()));
         app.db()
             .read(move |conn| -> ApiResult<_> {
                 Ok(expand::expand_all(&app2, conn, vec![record], &c, &req)?.pop().unwrap_or_default())
@@ -322,17 +322,4 @@ pub(super) async fn shape(app: &AppState, coll: &Arc<Coll>, change: &Change, req
         query::pick_fields(&mut record, fields);
     }
     Ok(json!({"action": kind_name(change.kind), "record": record}).to_string())
-}
-
-pub(super) fn clone_request(req: &RequestCx) -> RequestCx {
-    RequestCx {
-        auth: req.auth.clone(),
-        query: req.query.clone(),
-        headers: req.headers.clone(),
-        method: req.method.clone(),
-        body: req.body.clone(),
-        // Subscribers' requests carry no files.
-        uploads: Vec::new(),
-        now: req.now,
-    }
 }

@@ -321,7 +321,7 @@ collections:
     /// A client subscribed to `topic` as `auth` (a user id; `None`: anonymous).
     fn subscribed(app: &AppState, topic: &str, auth: Option<&str>) -> (Arc<Client>, mpsc::Receiver<Message>) {
         let (client, rx) = hub(&app).join();
-        let mut req = RequestCx::system();
+        let mut req = RequestCx::anonymous();
         req.auth = auth.map(|id| Caller {
             collection: app.collection("users").expect("users"),
             record: record(json!({"id": id})),
@@ -430,7 +430,7 @@ collections:
     fn topics_parse_with_their_options() {
         let dir = dir("topics");
         let app = app(&dir);
-        let req = RequestCx::system();
+        let req = RequestCx::anonymous();
         let options =
             r#"{"query":{"fields":"id","expand":"author","filter":"published = true"},"headers":{"X-Probe":"1"}}"#;
         let raw = format!(

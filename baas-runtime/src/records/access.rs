@@ -6,7 +6,7 @@ use baas_schema::ir::Action;
 use baas_schema::sql::{Bind, BindValue, Dialect, SqlTy, quote};
 use serde_json::{Value, json};
 
-use crate::collection::{Coll, CompiledRule, HookContext, Record};
+use crate::collection::{Coll, CompiledRule, Record};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::request::RequestCx;
@@ -53,17 +53,27 @@ impl Gate<'_> {
 
 /// Resolves compiled parameters against the request.
 pub fn resolve_binds(binds: &[Bind], req: &RequestCx) -> Vec<SqlValue> {
-    binds.iter().map(|b| bind_value(&b.value, b.ty, req)).collect()
+    resolve_binds_with(binds, req, &[])
 }
 
-fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx) -> SqlValue {
+/// Resolves compiled parameters against the request, `{:name}` placeholders from `params`
+/// (a placeholder without a value is `null`).
+pub fn resolve_binds_with(binds: &[Bind], req: &RequestCx, params: &[(String, Value)]) -> Vec<SqlValue> {
+    binds.iter().map(|b| bind_value(&b.value, b.ty, req, params)).collect()
+}
+
+fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx, params: &[(String, Value)]) -> SqlValue {
     let json = match value {
+        BindValue::Placeholder(name) => match params.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => v.clone(),
+            None => return SqlValue::Null,
+        },
         BindValue::Literal(Literal::Null) => return SqlValue::Null,
         BindValue::Literal(Literal::String(s)) => Value::String(s.clone()),
         BindValue::Literal(Literal::Number(n)) => json!(n),
         BindValue::Literal(Literal::Bool(b)) => Value::Bool(*b),
         BindValue::LikePattern(inner) => {
-            let text = match bind_value(inner, SqlTy::Text, req) {
+            let text = match bind_value(inner, SqlTy::Text, req, params) {
                 SqlValue::Text(s) => s,
                 other => value::text_of(&other),
             };
@@ -82,11 +92,39 @@ pub(super) fn fetch(
     gate: &Gate<'_>,
     req: &RequestCx,
 ) -> ApiResult<Option<Record>> {
+    fetch_as(conn, coll, id, gate, req, "")
+}
+
+/// [`fetch`] for an update: on PostgreSQL the row stays locked until the transaction ends, so
+/// that changes relative to it (`views+`, a hook's count) are not lost to a concurrent write.
+/// (SQLite has one writer at a time.)
+pub(super) fn fetch_for_update(
+    conn: &Conn<'_>,
+    coll: &Coll,
+    id: &str,
+    gate: &Gate<'_>,
+    req: &RequestCx,
+) -> ApiResult<Option<Record>> {
+    let lock = match conn.dialect() {
+        Dialect::Postgres => format!(" FOR UPDATE OF {}", quote(&coll.ir.name)),
+        Dialect::Sqlite => String::new(),
+    };
+    fetch_as(conn, coll, id, gate, req, &lock)
+}
+
+fn fetch_as(
+    conn: &Conn<'_>,
+    coll: &Coll,
+    id: &str,
+    gate: &Gate<'_>,
+    req: &RequestCx,
+    lock: &str,
+) -> ApiResult<Option<Record>> {
     let (pred, mut params) = gate.sql(req);
     params.push(SqlValue::Text(id.to_owned()));
     let table = quote(&coll.ir.name);
     let sql = format!(
-        "SELECT {} FROM {table} WHERE {pred} AND {table}.\"id\" = {}",
+        "SELECT {} FROM {table} WHERE {pred} AND {table}.\"id\" = {}{lock}",
         coll.columns,
         placeholder(conn.dialect(), params.len())
     );
@@ -131,9 +169,4 @@ pub(crate) fn rule_admits(
     }
     let sql = format!("SELECT 1 FROM (SELECT {}) AS {} WHERE {pred}", columns.join(", "), quote(&coll.ir.name));
     Ok(!conn.query(&sql, &params)?.is_empty())
-}
-
-/// What a record hook sees of the request.
-pub(super) fn hook_cx(req: &RequestCx) -> HookContext<'_> {
-    HookContext { auth: req.auth.as_ref().map(|a| &a.record), superuser: req.is_superuser() }
 }

@@ -7,7 +7,7 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::quote;
 use serde_json::{Map, Value};
 
-use crate::collection::{Coll, Record};
+use crate::collection::{Coll, Event, Hook, Record};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
 use crate::files::{self};
@@ -77,22 +77,32 @@ pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> Api
     };
     let app2 = app.clone();
     let req2 = req.clone();
-    let result =
-        app.db().write(move |conn| conn.transaction(|conn| create_in(conn, &app2, &coll, &req2, prepared))).await;
-    if result.is_err() {
-        files::discard(app, written).await;
+    let result = app
+        .db()
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let txn = Txn::new(conn, &app2);
+                let record = create_in(&txn, &coll, &req2, prepared)?;
+                Ok::<_, ApiError>((record, txn.into_trash()))
+            })
+        })
+        .await;
+    match result {
+        Ok((record, trash)) => {
+            files::empty(app, trash).await;
+            Ok(shape(record, &req))
+        }
+        Err(e) => {
+            files::discard(app, written).await;
+            Err(e)
+        }
     }
-    Ok(shape(result?, &req))
 }
 
-/// The create itself, inside the caller's transaction.
-pub fn create_in(
-    conn: &Conn<'_>,
-    app: &AppState,
-    coll: &Coll,
-    req: &RequestCx,
-    prepared: PreparedCreate,
-) -> ApiResult<Record> {
+/// The create itself, inside the caller's transaction: the rule, the hooks (in the
+/// transaction, and after its commit), relation checks, realtime.
+pub fn create_in(txn: &Txn<'_, '_>, coll: &Coll, req: &RequestCx, prepared: PreparedCreate) -> ApiResult<Record> {
+    let (conn, app) = (txn.conn, txn.app);
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::CREATE_FAILED));
     }
@@ -112,11 +122,18 @@ pub fn create_in(
     if !rule_admits(conn, coll, &record, &gate, req)? {
         return Err(ApiError::bad_request(msg::CREATE_FAILED));
     }
+    let engine = Engine::new(txn, req);
+    let tx = hook_tx(&engine, false);
+    if coll.hooks.runs(Hook::BeforeCreate) {
+        let before = record.clone();
+        coll.hooks.before_create(&mut record, &tx).map_err(|e| e.stopped(msg::CREATE_FAILED))?;
+        revalidate(coll, &before, &mut record, msg::CREATE_FAILED)?;
+    }
     check_relations(conn, app, coll, &record, msg::CREATE_FAILED)?;
-    coll.hooks.before_create(&mut record, &hook_cx(req))?;
     insert(conn, coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
     app.changes().changed(conn, coll, ChangeKind::Create, &record);
-    coll.hooks.after_create(&record, &hook_cx(req));
+    coll.hooks.after_create(&record, &tx).map_err(|e| e.stopped(msg::CREATE_FAILED))?;
+    committed(txn, coll, Event::Create, &record, req)?;
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
     Ok(out.pop().unwrap_or_default())

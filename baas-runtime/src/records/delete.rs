@@ -6,10 +6,10 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Dialect, quote};
 use serde_json::Value;
 
-use crate::collection::Coll;
-use crate::db::{Conn, SqlValue, placeholder};
+use crate::collection::{Coll, Event, Record};
+use crate::db::{SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
-use crate::files::{self, Trash};
+use crate::files;
 use crate::request::RequestCx;
 use crate::state::{AppState, ChangeKind};
 
@@ -23,9 +23,9 @@ pub async fn delete(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
         .db()
         .write(move |conn| -> ApiResult<_> {
             conn.transaction(|conn| {
-                let mut trash = Trash::default();
-                delete_in(conn, &app2, &coll, &id, &req, &mut trash)?;
-                Ok(trash)
+                let txn = Txn::new(conn, &app2);
+                delete_in(&txn, &coll, &id, &req)?;
+                Ok(txn.into_trash())
             })
         })
         .await?;
@@ -33,38 +33,42 @@ pub async fn delete(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
     Ok(())
 }
 
-/// The delete itself, inside the caller's transaction; the files of every record it deletes
-/// (cascades included) go to `trash`.
-pub fn delete_in(
-    conn: &Conn<'_>,
-    app: &AppState,
-    coll: &Coll,
-    id: &str,
-    req: &RequestCx,
-    trash: &mut Trash,
-) -> ApiResult<()> {
+/// The delete itself, inside the caller's transaction, with its hooks; the files of every
+/// record it deletes (cascades included) go to the transaction's trash.
+pub fn delete_in(txn: &Txn<'_, '_>, coll: &Coll, id: &str, req: &RequestCx) -> ApiResult<()> {
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
     }
-    let gate = gate(coll, Action::Delete, req, conn.dialect())?;
-    let record = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
-    coll.hooks.before_delete(&record, &hook_cx(req))?;
-    delete_cascading(conn, app, coll, id, 0, trash)?;
-    app.changes().changed(conn, coll, ChangeKind::Delete, &record);
-    coll.hooks.after_delete(&record, &hook_cx(req));
-    Ok(())
+    let gate = gate(coll, Action::Delete, req, txn.conn.dialect())?;
+    let record = fetch(txn.conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
+    let engine = Engine::new(txn, req);
+    delete_hooked(txn, &engine, coll, &record, 0, false)
 }
 
-/// Deletes a record and settles every relation that points at it: cascade, clear, or refuse
-/// when a required relation would be left dangling.
-fn delete_cascading(
-    conn: &Conn<'_>,
-    app: &AppState,
+/// Deletes `record` between its collection's hooks (`cascade`: a system handle for them),
+/// settling what references it first.
+fn delete_hooked(
+    txn: &Txn<'_, '_>,
+    engine: &Engine<'_, '_>,
     coll: &Coll,
-    id: &str,
+    record: &Record,
     depth: usize,
-    trash: &mut Trash,
+    cascade: bool,
 ) -> ApiResult<()> {
+    let tx = hook_tx(engine, cascade);
+    let id = record.get(system::ID).and_then(Value::as_str).unwrap_or_default();
+    coll.hooks.before_delete(record, &tx)?;
+    delete_cascading(txn, engine, coll, id, depth)?;
+    txn.app.changes().changed(txn.conn, coll, ChangeKind::Delete, record);
+    coll.hooks.after_delete(record, &tx)?;
+    committed(txn, coll, Event::Delete, record, engine.request())
+}
+
+/// Deletes a record and settles every relation that points at it: cascade (with the
+/// referencing collection's hooks), clear (an update, with its hooks), or refuse when a
+/// required relation would be left dangling.
+fn delete_cascading(txn: &Txn<'_, '_>, engine: &Engine<'_, '_>, coll: &Coll, id: &str, depth: usize) -> ApiResult<()> {
+    let (conn, app) = (txn.conn, txn.app);
     if depth > 32 {
         return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
     }
@@ -107,15 +111,19 @@ fn delete_cascading(
                     _ => Vec::new(),
                 };
                 if *cascade_delete {
-                    delete_cascading(conn, app, other, &rid, depth + 1, trash)?;
-                    app.changes().changed(conn, other, ChangeKind::Delete, &referencing);
+                    delete_hooked(txn, engine, other, &referencing, depth + 1, true)?;
                 } else if field.required && remaining.is_empty() {
                     return Err(ApiError::bad_request(msg::DELETE_REFERENCED));
                 } else {
+                    let old = referencing.clone();
                     let cleared = if *multiple { Value::Array(remaining) } else { Value::String(String::new()) };
                     referencing.insert(field.name.clone(), cleared);
+                    let tx = hook_tx(engine, true);
+                    other.hooks.before_update(&old, &mut referencing, &tx)?;
                     update_row(conn, other, &referencing)?;
                     app.changes().changed(conn, other, ChangeKind::Update, &referencing);
+                    other.hooks.after_update(&old, &referencing, &tx)?;
+                    committed(txn, other, Event::Update, &referencing, engine.request())?;
                 }
             }
         }
@@ -124,6 +132,6 @@ fn delete_cascading(
         &format!("DELETE FROM {} WHERE \"id\" = {}", quote(&coll.ir.name), placeholder(dialect, 1)),
         &[SqlValue::Text(id.to_owned())],
     )?;
-    trash.deleted(coll, id);
+    txn.trash().deleted(coll, id);
     Ok(())
 }

@@ -74,7 +74,7 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
             );
             let rows = conn.query(&sql, &binds)?;
             let mut records: Vec<Record> = rows.into_iter().map(|r| row_to_record(&coll2, r)).collect();
-            let cx = hook_cx(&req2);
+            let cx = req2.hook_context();
             for r in &mut records {
                 coll2.hooks.on_read(r, &cx);
             }
@@ -95,7 +95,7 @@ pub async fn list(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> ApiRe
     }))
 }
 
-fn default_order(coll: &Coll, dialect: Dialect) -> String {
+pub(super) fn default_order(coll: &Coll, dialect: Dialect) -> String {
     let table = quote(&coll.ir.name);
     match dialect {
         // Views have no row numbers (a SQLite view that is not flattened, one with GROUP BY

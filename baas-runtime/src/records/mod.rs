@@ -8,6 +8,7 @@
 mod access;
 mod create;
 mod delete;
+mod engine;
 pub mod expand;
 mod list;
 mod routes;
@@ -19,6 +20,8 @@ pub use access::resolve_binds;
 pub(crate) use access::*;
 pub use create::*;
 pub use delete::*;
+pub use engine::{Engine, Handle, Txn};
+pub(crate) use engine::{committed, hook_tx, revalidate};
 pub use list::*;
 pub use routes::routes;
 pub use row::*;

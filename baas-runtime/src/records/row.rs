@@ -103,7 +103,7 @@ pub fn exists(conn: &Conn<'_>, coll: &Coll, id: &str) -> ApiResult<bool> {
 
 /// Reads a record by id without rules (auth flows).
 pub fn fetch_unchecked(conn: &Conn<'_>, coll: &Coll, id: &str) -> ApiResult<Option<Record>> {
-    let req = RequestCx::system();
+    let req = RequestCx::anonymous();
     fetch(conn, coll, id, &Gate::Open, &req)
 }
 

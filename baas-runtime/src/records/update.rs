@@ -5,10 +5,9 @@ use std::sync::Arc;
 use baas_schema::ir::{Action, FieldType, system};
 use serde_json::Value;
 
-use crate::collection::{Coll, Record};
-use crate::db::Conn;
+use crate::collection::{Coll, Event, Hook, Record};
 use crate::error::{ApiError, ApiResult, FieldError, FieldErrors, msg};
-use crate::files::{self, Trash};
+use crate::files;
 use crate::input::{self, Mode, Prepared, Writer};
 use crate::request::RequestCx;
 use crate::state::{AppState, ChangeKind};
@@ -73,9 +72,9 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
         .db()
         .write(move |conn| {
             conn.transaction(|conn| {
-                let mut trash = Trash::default();
-                let record = update_in(conn, &app2, &coll, &id, &req2, Some(prepared), &mut trash)?;
-                Ok((record, trash))
+                let txn = Txn::new(conn, &app2);
+                let record = update_in(&txn, &coll, &id, &req2, Some(prepared))?;
+                Ok::<_, ApiError>((record, txn.into_trash()))
             })
         })
         .await;
@@ -92,23 +91,23 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
 }
 
 /// The update itself, inside the caller's transaction. `prepared` may be `None` when the
-/// stored record was not known beforehand (batch); it is then validated here. Files the update
-/// leaves unreferenced go to `trash`, for deletion once the transaction commits.
+/// stored record was not known beforehand (batch, custom code); it is then validated here.
+/// Files the update leaves unreferenced go to the transaction's trash, for deletion once it
+/// commits.
 pub fn update_in(
-    conn: &Conn<'_>,
-    app: &AppState,
+    txn: &Txn<'_, '_>,
     coll: &Coll,
     id: &str,
     req: &RequestCx,
     prepared: Option<PreparedUpdate>,
-    trash: &mut Trash,
 ) -> ApiResult<Record> {
+    let (conn, app) = (txn.conn, txn.app);
     if coll.ir.is_view() {
         return Err(ApiError::bad_request(msg::UPDATE_FAILED));
     }
     // Re-read inside the transaction: the record may have changed or gone.
     let gate = gate(coll, Action::Update, req, conn.dialect())?;
-    let old = fetch(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
+    let old = fetch_for_update(conn, coll, id, &gate, req)?.ok_or_else(ApiError::not_found)?;
     let (prepared, hash) = match prepared {
         Some(p) => p,
         None => prepare_update(coll, &old, req)?,
@@ -132,12 +131,19 @@ pub fn update_in(
             record.insert(f.name.clone(), Value::String(now.clone()));
         }
     }
+    let engine = Engine::new(txn, req);
+    let tx = hook_tx(&engine, false);
+    if coll.hooks.runs(Hook::BeforeUpdate) {
+        let before = record.clone();
+        coll.hooks.before_update(&old, &mut record, &tx).map_err(|e| e.stopped(msg::UPDATE_FAILED))?;
+        revalidate(coll, &before, &mut record, msg::UPDATE_FAILED)?;
+    }
     check_relations(conn, app, coll, &record, msg::UPDATE_FAILED)?;
-    coll.hooks.before_update(&old, &mut record, &hook_cx(req))?;
     update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
-    trash.replaced(coll, &old, &record);
+    txn.trash().replaced(coll, &old, &record);
     app.changes().changed(conn, coll, ChangeKind::Update, &record);
-    coll.hooks.after_update(&record, &hook_cx(req));
+    coll.hooks.after_update(&old, &record, &tx).map_err(|e| e.stopped(msg::UPDATE_FAILED))?;
+    committed(txn, coll, Event::Update, &record, req)?;
     let record = present(coll, record, req);
     let mut out = expand::expand_all(app, conn, vec![record], coll, req)?;
     Ok(out.pop().unwrap_or_default())

@@ -24,7 +24,7 @@ pub async fn view(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestC
         .read(move |conn| -> ApiResult<_> {
             let gate = gate(&coll, Action::View, &req2, conn.dialect())?;
             let mut record = fetch(conn, &coll, &id, &gate, &req2)?.ok_or_else(ApiError::not_found)?;
-            coll.hooks.on_read(&mut record, &hook_cx(&req2));
+            coll.hooks.on_read(&mut record, &req2.hook_context());
             let record = present(&coll, record, &req2);
             let mut out = expand::expand_all(&app2, conn, vec![record], &coll, &req2)?;
             Ok(out.pop().unwrap_or_default())

@@ -156,6 +156,9 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
             let storage =
                 Storage::open(&storage.unwrap_or_else(|| default_storage(&cli.db))).map_err(StartError::Storage)?;
             tracing::info!("files are stored in {}", storage.description());
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartError::Runtime)?;
+            // the state is made in the runtime, which it spawns after-commit work on
+            let _runtime = rt.enter();
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
             let state = state(db, &backend, storage, Arc::new(hub))?;
@@ -179,7 +182,6 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
                 write_timeout: Duration::from_secs(limits.response_timeout),
                 max_connections,
             };
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartError::Runtime)?;
             rt.block_on(serve(router, http, conn_limits))
         }
     }

@@ -1,6 +1,12 @@
 //! The blog backend, described with derive macros: the same API as `schemas/blog.yaml`.
 
-use baas_runtime::CollectionHooks;
+use std::collections::BTreeMap;
+
+use baas_runtime::deps::axum::extract::Path;
+use baas_runtime::deps::axum::routing::{get, post};
+use baas_runtime::deps::axum::{Json, Router};
+use baas_runtime::deps::serde_json::{Value, json};
+use baas_runtime::{ApiError, ApiResult, Caller, CollectionHooks, Data, Tx};
 
 #[baas_runtime::schema(batch(enabled = true, max_requests = 50))]
 pub mod blog {
@@ -41,6 +47,8 @@ pub mod blog {
         pub views: u32,
         #[field(max_size = "1MiB")]
         pub attachment: Option<File>,
+        /// Kept by the comment hooks below.
+        pub comment_count: u32,
     }
 
     #[derive(Collection)]
@@ -53,17 +61,63 @@ pub mod blog {
     )]
     pub struct Comment {
         pub post: Relation<Post>,
+        #[field(cascade_delete)]
         pub author: Relation<User>,
         pub text: String,
     }
 }
 
-/// Hooks: every method has a default; override what you need.
+/// The blog's custom logic, as examples/blog-yaml/src/hooks.rs has it (README, "Custom
+/// logic"): `comment_count` kept by the comment hooks, no comments on drafts, a publish route
+/// and per-tag statistics, through the data API only.
 struct Hooks;
+
 impl CollectionHooks<blog::User> for Hooks {}
+
 impl CollectionHooks<blog::Post> for Hooks {}
-impl CollectionHooks<blog::Comment> for Hooks {}
+
+impl CollectionHooks<blog::Comment> for Hooks {
+    fn before_create(&self, comment: &mut blog::Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        // system access: the commenter may not see a draft
+        let post = tx.system().of::<blog::Post>().find(&comment.post)?;
+        if post.is_some_and(|post| !post.published) {
+            return Err(ApiError::invalid("post", "validation_post_not_published", "The post is not published."));
+        }
+        Ok(())
+    }
+
+    fn after_create(&self, comment: &blog::Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        tx.system().of::<blog::Post>().patch(&comment.post).add("comment_count", 1.0).save()?;
+        Ok(())
+    }
+
+    fn after_delete(&self, comment: &blog::Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        // when the post itself is being deleted there is nothing left to count
+        if tx.system().of::<blog::Post>().find(&comment.post)?.is_some() {
+            tx.system().of::<blog::Post>().patch(&comment.post).add("comment_count", -1.0).save()?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes a post as the caller: the posts update rule decides.
+async fn publish(_: Caller, data: Data, Path(id): Path<String>) -> ApiResult<Json<blog::Post>> {
+    Ok(Json(data.write(move |tx| tx.of::<blog::Post>().patch(&id).set("published", true).save()).await?))
+}
+
+/// `[{"tag": "news", "posts": 2}, …]` over the posts the caller may list.
+async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
+    let posts = data.read(|tx| tx.of::<blog::Post>().query().all()).await?;
+    let mut counts = BTreeMap::<String, u64>::new();
+    for tag in posts.iter().flat_map(|post| &post.tags) {
+        *counts.entry(tag.clone()).or_default() += 1;
+    }
+    Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
+}
 
 fn main() -> std::process::ExitCode {
-    baas_runtime::run(blog::backend(Hooks))
+    let routes = Router::new()
+        .route("/api/posts/{id}/publish", post(publish))
+        .route("/api/stats/posts-per-tag", get(posts_per_tag));
+    baas_runtime::run(blog::backend(Hooks).routes(routes))
 }

@@ -1,24 +1,80 @@
 //! Your hooks and routes. Generated once by baas; regeneration never touches this file.
+//!
+//! The blog's custom logic, through the data API only (README, "Custom logic"):
+//! - `posts.comment_count` is kept exact by the comment hooks, in the comment's transaction,
+//!   cascades included (a user's comments go with the user);
+//! - a comment on an unpublished post is refused (`data.post.code`:
+//!   `validation_post_not_published`);
+//! - `POST /api/posts/{id}/publish` publishes a post as its caller: the posts update rule decides;
+//! - `GET /api/stats/posts-per-tag` counts the posts the caller may list, per tag.
 
-use ::baas_runtime::deps::axum::Router;
-use ::baas_runtime::{AppState, CollectionHooks};
+use std::collections::BTreeMap;
+
+use ::baas_runtime::deps::axum::extract::Path;
+use ::baas_runtime::deps::axum::routing::{get, post};
+use ::baas_runtime::deps::axum::{Json, Router};
+use ::baas_runtime::deps::serde_json::{Value, json};
+use ::baas_runtime::{ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, Tx};
 
 use crate::generated::comments::Comment;
 use crate::generated::posts::Post;
 use crate::generated::users::User;
 
 /// Implements every collection's hooks; override any default method of
-/// `CollectionHooks`: `before_create`, `after_create`, `before_update`, `after_update`,
-/// `before_delete`, `after_delete`, `on_read`.
+/// `CollectionHooks`: `before_create`, `after_create`, `after_create_commit`, `before_update`,
+/// `after_update`, `after_update_commit`, `before_delete`, `after_delete`,
+/// `after_delete_commit`, `on_read`.
 pub struct Hooks;
 
 impl CollectionHooks<User> for Hooks {}
 
 impl CollectionHooks<Post> for Hooks {}
 
-impl CollectionHooks<Comment> for Hooks {}
+impl CollectionHooks<Comment> for Hooks {
+    fn before_create(&self, comment: &mut Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        // Read with system access: the commenter may not see a draft, and must not learn
+        // more about it than that it is not published.
+        let post = tx.system().of::<Post>().find(&comment.post)?;
+        if post.is_some_and(|post| !post.published) {
+            return Err(ApiError::invalid("post", "validation_post_not_published", "The post is not published."));
+        }
+        Ok(())
+    }
+
+    fn after_create(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1.0).save()?;
+        Ok(())
+    }
+
+    fn after_delete(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
+        // When the post itself is being deleted there is nothing left to count.
+        if tx.system().of::<Post>().find(&comment.post)?.is_some() {
+            tx.system().of::<Post>().patch(&comment.post).add("comment_count", -1.0).save()?;
+        }
+        Ok(())
+    }
+}
 
 /// Routes of your own, served beside the generated API.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/posts/{id}/publish", post(publish))
+        .route("/api/stats/posts-per-tag", get(posts_per_tag))
+}
+
+/// Publishes a post as the caller: another user's post is not found (404), and without a
+/// token the answer is 401.
+async fn publish(_: Caller, data: Data, Path(id): Path<String>) -> ApiResult<Json<Post>> {
+    let post = data.write(move |tx| tx.of::<Post>().patch(&id).set("published", true).save()).await?;
+    Ok(Json(post))
+}
+
+/// `[{"tag": "news", "posts": 2}, …]` over the posts the caller may list.
+async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
+    let posts = data.read(|tx| tx.of::<Post>().query().all()).await?;
+    let mut counts = BTreeMap::<String, u64>::new();
+    for tag in posts.iter().flat_map(|post| &post.tags) {
+        *counts.entry(tag.clone()).or_default() += 1;
+    }
+    Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
 }

@@ -21,6 +21,12 @@ pub static SQLITE_MIGRATIONS: &[::baas_runtime::Migration] = &[
         name: "0001_init.sql",
         sql: include_str!("../../migrations/sqlite/0001_init.sql"),
     },
+    ::baas_runtime::Migration {
+        name: "0002_add_field_posts_comment_count_and_more.sql",
+        sql: include_str!(
+            "../../migrations/sqlite/0002_add_field_posts_comment_count_and_more.sql"
+        ),
+    },
 ];
 
 /// Migrations for PostgreSQL, in order.
@@ -28,6 +34,12 @@ pub static POSTGRES_MIGRATIONS: &[::baas_runtime::Migration] = &[
     ::baas_runtime::Migration {
         name: "0001_init.sql",
         sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    ::baas_runtime::Migration {
+        name: "0002_add_field_posts_comment_count_and_more.sql",
+        sql: include_str!(
+            "../../migrations/postgres/0002_add_field_posts_comment_count_and_more.sql"
+        ),
     },
 ];
 

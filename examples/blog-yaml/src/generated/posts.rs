@@ -31,6 +31,8 @@ pub struct Post {
     pub views: i64,
     /// `attachment` (file)
     pub attachment: String,
+    /// `comment_count` (number)
+    pub comment_count: i64,
     /// `created` (autodate)
     pub created: String,
     /// `updated` (autodate)

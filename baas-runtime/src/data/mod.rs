@@ -1,0 +1,19 @@
+//! The data API custom code programs against, in hooks, routes and after-commit work:
+//! records ([`Record`], typed [`TypedRecord`]), one transaction's view ([`Tx`]) acting as the
+//! caller or, when asked, as the system, per-collection [`Table`]s with queries and patches,
+//! and the [`Data`] handle that opens transactions.
+//!
+//! The bottom of the runtime: it knows no SQL and no HTTP. The records engine implements
+//! [`Store`] and [`Database`] (`records::engine`), so every read and write from custom code
+//! goes through the same pipeline as the HTTP API: rules, validation, relation checks, hooks,
+//! realtime events and file cleanup.
+
+mod handle;
+mod record;
+mod store;
+mod tx;
+
+pub use handle::{Data, Database, Job};
+pub use record::{HookContext, Record, TypedRecord};
+pub use store::{Access, QuerySpec, Store};
+pub use tx::{Patch, Query, Table, Tx};

@@ -1,0 +1,245 @@
+//! [`Tx`]: one transaction as custom code sees it, and the typed per-collection API over it.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+use super::{Access, HookContext, QuerySpec, Store, TypedRecord};
+
+/// One transaction: reads and writes that commit or roll back together. It acts as the caller
+/// (the collections' rules apply exactly as over HTTP); [`Tx::system`] gives the same
+/// transaction with system access.
+///
+/// ```ignore
+/// // in a hook: keep a post's comment count exact, in the comment's transaction
+/// fn after_create(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
+///     tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1).save()?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone, Copy)]
+pub struct Tx<'a> {
+    store: &'a dyn Store,
+    access: Access,
+}
+
+impl<'a> Tx<'a> {
+    /// The transaction `store` runs, acting as its caller.
+    pub fn new(store: &'a dyn Store) -> Tx<'a> {
+        Tx { store, access: Access::Caller }
+    }
+
+    /// The same transaction with system access: every rule passes, hidden fields are read.
+    pub fn system(&self) -> Tx<'a> {
+        Tx { store: self.store, access: Access::System }
+    }
+
+    /// Whether this handle has system access.
+    pub fn is_system(&self) -> bool {
+        self.access == Access::System
+    }
+
+    /// The caller and the request this transaction serves.
+    pub fn context(&self) -> HookContext<'a> {
+        self.store.context()
+    }
+
+    /// The records of the collection whose record type is `R`.
+    ///
+    /// ```ignore
+    /// let post: Post = tx.of::<Post>().get(&id)?;
+    /// ```
+    pub fn of<R: TypedRecord>(&self) -> Table<'a, R> {
+        Table { tx: *self, record: PhantomData }
+    }
+
+    /// Runs `f` once the transaction has committed; never when it rolls back.
+    pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
+        self.store.after_commit(Box::new(f));
+    }
+}
+
+/// The records of one collection within a [`Tx`], typed as `R`.
+pub struct Table<'a, R> {
+    tx: Tx<'a>,
+    record: PhantomData<fn() -> R>,
+}
+
+impl<'a, R: TypedRecord> Table<'a, R> {
+    /// The record `id`: a 404 error when it does not exist or the caller may not view it.
+    ///
+    /// ```ignore
+    /// let post = tx.of::<Post>().get("k2j9d8f7g6h5j4k")?;
+    /// ```
+    pub fn get(&self, id: &str) -> ApiResult<R> {
+        self.find(id)?.ok_or_else(ApiError::not_found)
+    }
+
+    /// The record `id`, or `None` when it does not exist or the caller may not view it.
+    ///
+    /// ```ignore
+    /// if let Some(post) = tx.of::<Post>().find(&comment.post)? { /* … */ }
+    /// ```
+    pub fn find(&self, id: &str) -> ApiResult<Option<R>> {
+        match self.tx.store.get(self.tx.access, R::COLLECTION, id)? {
+            Some(record) => R::from_record(&record).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A query over the records the caller may list.
+    ///
+    /// ```ignore
+    /// let drafts: Vec<Post> = tx.of::<Post>().query().filter("published = false").sort("-created").limit(10).all()?;
+    /// ```
+    pub fn query(&self) -> Query<'a, R> {
+        Query { tx: self.tx, spec: QuerySpec::default(), record: PhantomData }
+    }
+
+    /// Creates `record` (an empty `id` gets a new one) through the create pipeline:
+    /// validation, relation checks, the create rule, hooks and realtime.
+    ///
+    /// ```ignore
+    /// let post = tx.of::<Post>().create(&Post { title: "Hello".into(), author: me, ..Post::default() })?;
+    /// ```
+    pub fn create(&self, record: &R) -> ApiResult<R> {
+        let mut body = record.to_record()?;
+        if body.get("id").and_then(Value::as_str) == Some("") {
+            body.remove("id");
+        }
+        let created = self.tx.store.create(self.tx.access, R::COLLECTION, body)?;
+        R::from_record(&created)
+    }
+
+    /// A change to record `id`, written by [`Patch::save`].
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().patch(&id).set("published", true).add("views", 1).save()?;
+    /// ```
+    pub fn patch(&self, id: &str) -> Patch<'a, R> {
+        Patch { tx: self.tx, id: id.to_owned(), body: super::Record::new(), error: None, record: PhantomData }
+    }
+
+    /// Deletes record `id` through the delete pipeline (rule, hooks, cascades, files).
+    ///
+    /// ```ignore
+    /// tx.system().of::<User>().delete(&user.id)?;
+    /// ```
+    pub fn delete(&self, id: &str) -> ApiResult<()> {
+        self.tx.store.delete(self.tx.access, R::COLLECTION, id)
+    }
+}
+
+/// A query under construction: filter, placeholders, sort, limit and offset.
+pub struct Query<'a, R> {
+    tx: Tx<'a>,
+    spec: QuerySpec,
+    record: PhantomData<fn() -> R>,
+}
+
+impl<R: TypedRecord> Query<'_, R> {
+    /// Only records matching `filter`, in the rule language; `{:name}` placeholders take
+    /// their values from [`Query::bind`].
+    pub fn filter(mut self, filter: &str) -> Self {
+        self.spec.filter = Some(filter.to_owned());
+        self
+    }
+
+    /// The value of the filter's `{:name}`.
+    pub fn bind(mut self, name: &str, value: impl Serialize) -> Self {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.spec.params.push((name.to_owned(), value));
+        self
+    }
+
+    /// PocketBase's sort syntax: `-created,title`.
+    pub fn sort(mut self, sort: &str) -> Self {
+        self.spec.sort = Some(sort.to_owned());
+        self
+    }
+
+    /// At most `n` records.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.spec.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` records.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.spec.offset = n;
+        self
+    }
+
+    /// Every record the query selects.
+    pub fn all(&self) -> ApiResult<Vec<R>> {
+        let records = self.tx.store.list(self.tx.access, R::COLLECTION, &self.spec)?;
+        records.iter().map(R::from_record).collect()
+    }
+
+    /// The first record the query selects.
+    pub fn first(&self) -> ApiResult<Option<R>> {
+        let spec = QuerySpec { limit: Some(1), ..self.spec.clone() };
+        let records = self.tx.store.list(self.tx.access, R::COLLECTION, &spec)?;
+        records.first().map(R::from_record).transpose()
+    }
+
+    /// How many records the query selects (limit and offset aside).
+    pub fn count(&self) -> ApiResult<u64> {
+        self.tx.store.count(self.tx.access, R::COLLECTION, &self.spec)
+    }
+}
+
+/// A change to one record under construction; [`Patch::save`] writes it through the update
+/// pipeline (the update rule, validation, hooks, realtime), in one statement per record.
+pub struct Patch<'a, R> {
+    tx: Tx<'a>,
+    id: String,
+    body: super::Record,
+    error: Option<String>,
+    record: PhantomData<fn() -> R>,
+}
+
+impl<R: TypedRecord> Patch<'_, R> {
+    /// Sets `field` to `value`.
+    pub fn set(mut self, field: &str, value: impl Serialize) -> Self {
+        match serde_json::to_value(value) {
+            Ok(v) => {
+                self.body.insert(field.to_owned(), v);
+            }
+            Err(e) => self.error = Some(format!("{field}: {e}")),
+        }
+        self
+    }
+
+    /// Adds `n` (negative: subtracts) to the number `field`, relative to its value in the
+    /// transaction: concurrent additions are not lost.
+    pub fn add(mut self, field: &str, n: f64) -> Self {
+        let (key, n) = if n < 0.0 { (format!("{field}-"), -n) } else { (format!("{field}+"), n) };
+        self.body.insert(key, serde_json::json!(n));
+        self
+    }
+
+    /// Appends `items` to the multi-valued `field` (select, relation, file names).
+    pub fn append(mut self, field: &str, items: &[&str]) -> Self {
+        self.body.insert(format!("{field}+"), serde_json::json!(items));
+        self
+    }
+
+    /// Removes `items` from the multi-valued `field`.
+    pub fn remove(mut self, field: &str, items: &[&str]) -> Self {
+        self.body.insert(format!("{field}-"), serde_json::json!(items));
+        self
+    }
+
+    /// Writes the change and returns the record as it now is.
+    pub fn save(self) -> ApiResult<R> {
+        if let Some(e) = self.error {
+            return Err(ApiError::internal(format!("cannot serialize the patch of {}: {e}", R::COLLECTION)));
+        }
+        let updated = self.tx.store.update(self.tx.access, R::COLLECTION, &self.id, self.body)?;
+        R::from_record(&updated)
+    }
+}

@@ -1,0 +1,320 @@
+//! The records engine as custom code drives it: [`Txn`], one transaction as the engine runs
+//! it; [`Engine`], the data API's [`Store`] over a `Txn` for one request; [`Handle`], the
+//! data API's [`Database`] for one caller; and the hook calls every write makes.
+
+use std::any::Any;
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use baas_schema::check::{Context, check_expr};
+use baas_schema::ir::{Action, FieldType};
+use baas_schema::sql::{Dialect, quote};
+use serde_json::Value;
+
+use crate::collection::{Coll, Event};
+use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Store, Tx};
+use crate::db::{Conn, SqlValue, placeholder};
+use crate::error::{ApiError, ApiResult};
+use crate::files::{self, Trash};
+use crate::query;
+use crate::request::RequestCx;
+use crate::state::AppState;
+
+use super::*;
+
+/// How deep writes from hooks may nest (a hook writing a record whose hook writes …).
+const MAX_DEPTH: usize = 8;
+
+/// One transaction as the records engine runs it: its connection, what it leaves for after
+/// the commit (files no record names any more) and how deep hooks' writes have nested.
+pub struct Txn<'t, 'c> {
+    pub conn: &'t Conn<'c>,
+    pub app: &'t AppState,
+    trash: RefCell<Trash>,
+    depth: Cell<usize>,
+    writable: bool,
+}
+
+impl<'t, 'c> Txn<'t, 'c> {
+    /// A write transaction on `conn` (which the caller has begun).
+    pub fn new(conn: &'t Conn<'c>, app: &'t AppState) -> Self {
+        Txn { conn, app, trash: RefCell::default(), depth: Cell::new(0), writable: true }
+    }
+
+    /// A read on `conn`: writes through it fail.
+    pub fn read_only(conn: &'t Conn<'c>, app: &'t AppState) -> Self {
+        Txn { writable: false, ..Txn::new(conn, app) }
+    }
+
+    /// Files to delete once the transaction commits.
+    pub fn trash(&self) -> RefMut<'_, Trash> {
+        self.trash.borrow_mut()
+    }
+
+    pub fn into_trash(self) -> Trash {
+        self.trash.into_inner()
+    }
+
+    /// Runs a write that custom code asked for, one level deeper.
+    fn nested<T>(&self, f: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
+        if !self.writable {
+            return Err(ApiError::internal("a write in a read transaction (use Data::write)"));
+        }
+        let depth = self.depth.get();
+        if depth >= MAX_DEPTH {
+            return Err(ApiError::internal(format!(
+                "hooks nested writes {MAX_DEPTH} deep: do two collections' hooks write to each other without end?"
+            )));
+        }
+        self.depth.set(depth + 1);
+        let out = f();
+        self.depth.set(depth);
+        out
+    }
+}
+
+/// The data API's [`Store`]: a [`Txn`] serving one request, acting as its caller (or, for
+/// [`Access::System`], with system access).
+pub struct Engine<'e, 'c> {
+    txn: &'e Txn<'e, 'c>,
+    req: &'e RequestCx,
+    system: OnceCell<RequestCx>,
+}
+
+impl<'e, 'c> Engine<'e, 'c> {
+    pub fn new(txn: &'e Txn<'e, 'c>, req: &'e RequestCx) -> Self {
+        Engine { txn, req, system: OnceCell::new() }
+    }
+
+    /// The request whose caller this engine acts as.
+    pub fn request(&self) -> &RequestCx {
+        self.req
+    }
+
+    fn req(&self, access: Access) -> &RequestCx {
+        match access {
+            Access::Caller => self.req,
+            Access::System => self.system.get_or_init(|| self.req.as_system()),
+        }
+    }
+
+    fn collection(&self, name: &str) -> ApiResult<Arc<Coll>> {
+        self.txn.app.collection(name).ok_or_else(|| ApiError::internal(format!("no collection named '{name}'")))
+    }
+
+    /// A record as `access` reads it: the caller's as the API presents it; the system's with
+    /// hidden fields too (never a password hash).
+    fn shown(&self, coll: &Coll, mut record: Record, access: Access) -> Record {
+        match access {
+            Access::Caller => present(coll, record, self.req),
+            Access::System => {
+                for field in coll.ir.fields.iter().filter(|f| matches!(f.ty, FieldType::Password)) {
+                    record.remove(&field.name);
+                }
+                record.insert("collectionId".into(), Value::String(coll.ir.id.clone()));
+                record.insert("collectionName".into(), Value::String(coll.ir.name.clone()));
+                record
+            }
+        }
+    }
+
+    /// The `WHERE` of a query: the list rule as `req` meets it, then the query's filter.
+    fn selection(&self, coll: &Coll, req: &RequestCx, spec: &QuerySpec) -> ApiResult<(String, Vec<SqlValue>)> {
+        let dialect = self.txn.conn.dialect();
+        let gate = gate(coll, Action::List, req, dialect)?;
+        let (mut sql, mut binds) = gate.sql(req);
+        if let Some(filter) = &spec.filter {
+            explain_filter(self.txn.app, coll, filter)?;
+            let fragment =
+                query::compile_filter(self.txn.app, coll, filter, req.is_superuser(), dialect, binds.len() + 1)?;
+            sql = format!("{sql} AND ({})", fragment.sql);
+            binds.extend(resolve_binds_with(&fragment.binds, req, &spec.params));
+        }
+        Ok((sql, binds))
+    }
+}
+
+/// A filter custom code wrote that does not check is the code's mistake: an internal error
+/// that names it, with the checker's diagnostics.
+fn explain_filter(app: &AppState, coll: &Coll, filter: &str) -> ApiResult<()> {
+    let mut diags = baas_schema::Diagnostics::new();
+    if check_expr(&Context::filter(app.schema(), &coll.ir), filter, &mut diags).is_some() {
+        return Ok(());
+    }
+    let file = baas_schema::SourceFile::new("filter", filter);
+    Err(ApiError::internal(format!(
+        "the filter `{filter}` on {} does not check:\n{}",
+        coll.ir.name,
+        diags.render(&file)
+    )))
+}
+
+impl Store for Engine<'_, '_> {
+    fn context(&self) -> HookContext<'_> {
+        self.req.hook_context()
+    }
+
+    fn get(&self, access: Access, collection: &str, id: &str) -> ApiResult<Option<Record>> {
+        let coll = self.collection(collection)?;
+        let req = self.req(access);
+        let gate = gate(&coll, Action::View, req, self.txn.conn.dialect())?;
+        let Some(mut record) = fetch(self.txn.conn, &coll, id, &gate, req)? else { return Ok(None) };
+        coll.hooks.on_read(&mut record, &req.hook_context());
+        Ok(Some(self.shown(&coll, record, access)))
+    }
+
+    fn list(&self, access: Access, collection: &str, spec: &QuerySpec) -> ApiResult<Vec<Record>> {
+        let coll = self.collection(collection)?;
+        let req = self.req(access);
+        let dialect = self.txn.conn.dialect();
+        let (where_sql, mut binds) = self.selection(&coll, req, spec)?;
+        let order = match &spec.sort {
+            Some(sort) => {
+                let o = query::order_by(self.txn.app, &coll, sort, req.is_superuser(), dialect, binds.len() + 1)?;
+                binds.extend(resolve_binds(&o.binds, req));
+                o.sql
+            }
+            None => default_order(&coll, dialect),
+        };
+        let mut sql =
+            format!("SELECT {} FROM {} WHERE {where_sql} ORDER BY {order}", coll.columns, quote(&coll.ir.name));
+        match (spec.limit, dialect) {
+            (Some(n), _) => {
+                binds.push(SqlValue::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+                sql.push_str(&format!(" LIMIT {}", placeholder(dialect, binds.len())));
+            }
+            (None, Dialect::Sqlite) if spec.offset > 0 => sql.push_str(" LIMIT -1"),
+            (None, _) => {}
+        }
+        if spec.offset > 0 {
+            binds.push(SqlValue::Int(i64::try_from(spec.offset).unwrap_or(i64::MAX)));
+            sql.push_str(&format!(" OFFSET {}", placeholder(dialect, binds.len())));
+        }
+        let cx = req.hook_context();
+        let rows = self.txn.conn.query(&sql, &binds)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let mut record = row_to_record(&coll, row);
+                coll.hooks.on_read(&mut record, &cx);
+                self.shown(&coll, record, access)
+            })
+            .collect())
+    }
+
+    fn count(&self, access: Access, collection: &str, spec: &QuerySpec) -> ApiResult<u64> {
+        let coll = self.collection(collection)?;
+        let (where_sql, binds) = self.selection(&coll, self.req(access), spec)?;
+        let n =
+            self.txn.conn.count(&format!("SELECT COUNT(*) FROM {} WHERE {where_sql}", quote(&coll.ir.name)), &binds)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn create(&self, access: Access, collection: &str, body: Record) -> ApiResult<Record> {
+        let coll = self.collection(collection)?;
+        let req = self.req(access).with_body(Some(body));
+        self.txn.nested(|| {
+            let prepared = prepare_create(&coll, &req);
+            create_in(self.txn, &coll, &req, prepared)
+        })
+    }
+
+    fn update(&self, access: Access, collection: &str, id: &str, body: Record) -> ApiResult<Record> {
+        let coll = self.collection(collection)?;
+        let req = self.req(access).with_body(Some(body));
+        self.txn.nested(|| update_in(self.txn, &coll, id, &req, None))
+    }
+
+    fn delete(&self, access: Access, collection: &str, id: &str) -> ApiResult<()> {
+        let coll = self.collection(collection)?;
+        let req = self.req(access);
+        self.txn.nested(|| delete_in(self.txn, &coll, id, req))
+    }
+
+    fn after_commit(&self, f: Box<dyn FnOnce() + Send>) {
+        self.txn.conn.after_commit(f);
+    }
+}
+
+/// The data API's [`Database`]: transactions acting as one caller.
+pub struct Handle {
+    app: AppState,
+    req: Arc<RequestCx>,
+}
+
+impl Handle {
+    /// A [`Data`] handle acting as `req`'s caller (its body and files left behind).
+    pub fn data(app: &AppState, req: &RequestCx) -> Data {
+        Data::new(Arc::new(Handle { app: app.clone(), req: Arc::new(req.with_body(None)) }))
+    }
+}
+
+impl Database for Handle {
+    fn run(&self, write: bool, job: Job) -> Pin<Box<dyn Future<Output = ApiResult<Box<dyn Any + Send>>> + Send>> {
+        let (app, req) = (self.app.clone(), self.req.clone());
+        Box::pin(async move {
+            let app2 = app.clone();
+            if !write {
+                return app.db().read(move |conn| job(Tx::new(&Engine::new(&Txn::read_only(conn, &app2), &req)))).await;
+            }
+            let (out, trash) = app
+                .db()
+                .write(move |conn| {
+                    conn.transaction(|conn| {
+                        let txn = Txn::new(conn, &app2);
+                        let out = job(Tx::new(&Engine::new(&txn, &req)))?;
+                        Ok::<_, ApiError>((out, txn.into_trash()))
+                    })
+                })
+                .await?;
+            files::empty(&app, trash).await;
+            Ok(out)
+        })
+    }
+}
+
+// --- the hooks every write calls ---------------------------------------------------------------
+
+/// The hooks' handle for a write by `req`: acting as its caller, or with system access for a
+/// cascade.
+pub(crate) fn hook_tx<'a>(engine: &'a Engine<'_, '_>, cascade: bool) -> Tx<'a> {
+    let tx = Tx::new(engine);
+    if cascade { tx.system() } else { tx }
+}
+
+/// Schedules the collection's `after_*_commit` hook for `record`, if it has one.
+pub(crate) fn committed(
+    txn: &Txn<'_, '_>,
+    coll: &Coll,
+    event: Event,
+    record: &Record,
+    req: &RequestCx,
+) -> ApiResult<()> {
+    let data = || Handle::data(txn.app, req);
+    if let Some(work) = coll.hooks.committed(event, record, &data)? {
+        let app = txn.app.clone();
+        txn.conn.after_commit(move || app.spawn(work));
+    }
+    Ok(())
+}
+
+/// Re-validates what a `before_*` hook changed in `record` (from `before`), as a superuser's
+/// update would be: a hook cannot write a value the API would refuse.
+pub(crate) fn revalidate(coll: &Coll, before: &Record, record: &mut Record, message: &str) -> ApiResult<()> {
+    let changed: Record = record
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .filter(|(k, _)| coll.ir.field(k).is_some_and(|f| !matches!(f.ty, FieldType::File { .. })))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let writer = crate::input::Writer { superuser: true, is_self: false };
+    let prepared = crate::input::prepare(&coll.ir, &changed, crate::input::Mode::Update { existing: before }, &writer)
+        .map_err(|errors| ApiError::fields(message, errors))?;
+    record.extend(prepared.values);
+    Ok(())
+}
