@@ -47,33 +47,18 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
     }
     let mut items: Vec<Result<Item, ApiError>> = requests.iter().map(parse_item).collect();
     let written = store_uploads(&app, &mut items, &req.uploads).await?;
-    let app2 = app.clone();
-    let result = app
-        .db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let mut out = Vec::new();
-                let txn = Txn::new(conn, &app2);
-                for (i, item) in items.into_iter().enumerate() {
-                    match item.and_then(|item| run(&txn, &req, item)) {
-                        Ok(result) => out.push(result),
-                        Err(e) => return Err(item_failed(i, &e)),
-                    }
-                }
-                Ok((out, txn.into_trash()))
-            })
-        })
-        .await;
-    match result {
-        Ok((results, trash)) => {
-            files::empty(&app, trash).await;
-            Ok(Json(Value::Array(results)))
+    let results = records::write(&app, written, move |txn| {
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            match item.and_then(|item| run(txn, &req, item)) {
+                Ok(result) => out.push(result),
+                Err(e) => return Err(item_failed(i, &e)),
+            }
         }
-        Err(e) => {
-            files::discard(&app, written).await;
-            Err(e)
-        }
-    }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(Value::Array(results)))
 }
 
 /// Hands each item its file parts and stores them before the transaction (see `files`). A

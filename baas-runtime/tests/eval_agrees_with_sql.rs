@@ -61,7 +61,7 @@ fn request_for(auth: &str, query: &str) -> RequestCx {
         list_rule: None,
     });
     let record = json!({"id": auth, "name": "x", "email": "", "verified": false});
-    let mut req = RequestCx::system();
+    let mut req = RequestCx::anonymous();
     req.auth =
         (!auth.is_empty()).then(|| Caller { collection, record: record.as_object().cloned().unwrap_or_default() });
     req.query = HashMap::from([("q".to_owned(), query.to_owned())]);

@@ -417,7 +417,7 @@ fn blog_warnings() {
     let owner: Vec<_> =
         l.sorted().into_iter().filter(|d| d.message.contains("hand the record to someone else")).collect();
     assert_eq!(owner.len(), 2, "the update rules of posts and comments");
-    for (d, line) in owner.iter().zip([30, 41]) {
+    for (d, line) in owner.iter().zip([31, 42]) {
         assert_eq!((l.at(d), l.covered(d)), ((line, 16), "author"));
         assert_eq!(
             d.help.as_deref(),

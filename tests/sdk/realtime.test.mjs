@@ -110,14 +110,20 @@ describe('realtime', () => {
         const a = await listen(A.pb, 'comments', '*');
         const b = await listen(B.pb, 'comments', '*');
         const n = await listen(anon, 'comments', '*');
-        const draft = await A.pb.collection('posts').create({ title: title('c draft'), author: A.id });
-        const open = await A.pb.collection('posts').create({ title: title('c open'), author: A.id, published: true });
-        await B.pb.collection('comments').create({ post: draft.id, author: B.id, text: title('on the draft') });
-        await B.pb.collection('comments').create({ post: open.id, author: B.id, text: title('on the open post') });
-        await waitForEvent(a.events, (e) => e.record.text === title('on the open post'), 'owner');
-        for (const s of [b, n]) await waitForEvent(s.events, (e) => e.record.text === title('on the open post'), 'public comment');
-        assert.deepEqual(summary(a.events), [`create ${title('on the draft')}`, `create ${title('on the open post')}`]);
-        for (const s of [b, n]) assert.deepEqual(summary(s.events), [`create ${title('on the open post')}`]);
+        const posts = A.pb.collection('posts');
+        const later = await posts.create({ title: title('c later draft'), author: A.id, published: true });
+        const open = await posts.create({ title: title('c open'), author: A.id, published: true });
+        // (the examples refuse comments on unpublished posts: the draft gets its comment first)
+        const onDraft = await B.pb.collection('comments').create({ post: later.id, author: B.id, text: title('on the draft') });
+        const onOpen = await B.pb.collection('comments').create({ post: open.id, author: B.id, text: title('on the open post') });
+        await posts.update(later.id, { published: false });
+        await B.pb.collection('comments').update(onDraft.id, { text: title('edited on the draft') });
+        await B.pb.collection('comments').update(onOpen.id, { text: title('edited on the open post') });
+        await waitForEvent(a.events, (e) => e.record.text === title('edited on the open post'), 'owner');
+        for (const s of [b, n]) await waitForEvent(s.events, (e) => e.record.text === title('edited on the open post'), 'public comment');
+        const created = [`create ${title('on the draft')}`, `create ${title('on the open post')}`];
+        assert.deepEqual(summary(a.events), [...created, `update ${title('edited on the draft')}`, `update ${title('edited on the open post')}`]);
+        for (const s of [b, n]) assert.deepEqual(summary(s.events), [...created, `update ${title('edited on the open post')}`]);
         for (const s of [a, b, n]) await s.unsubscribe();
     });
 

@@ -416,11 +416,7 @@ mod tests {
     struct NoDatabase;
 
     impl crate::data::Database for NoDatabase {
-        fn run(
-            &self,
-            _: bool,
-            _: crate::data::Job,
-        ) -> Pin<Box<dyn Future<Output = ApiResult<Box<dyn std::any::Any + Send>>> + Send>> {
+        fn run(&self, _: bool, _: crate::data::Job) -> crate::data::Running {
             unreachable!()
         }
     }

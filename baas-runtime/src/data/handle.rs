@@ -12,11 +12,14 @@ use super::Tx;
 /// A job run in one transaction, its result boxed (see [`Data::read`]).
 pub type Job = Box<dyn for<'t> FnOnce(Tx<'t>) -> ApiResult<Box<dyn Any + Send>> + Send>;
 
+/// A [`Job`] on its way: its boxed result once the transaction ended.
+pub type Running = Pin<Box<dyn Future<Output = ApiResult<Box<dyn Any + Send>>> + Send>>;
+
 /// Runs jobs in transactions for one caller. Implemented by the records engine.
 pub trait Database: Send + Sync {
     /// Runs `job` in a read (`write: false`) or write transaction; a write commits when the
     /// job succeeds and rolls back when it fails.
-    fn run(&self, write: bool, job: Job) -> Pin<Box<dyn Future<Output = ApiResult<Box<dyn Any + Send>>> + Send>>;
+    fn run(&self, write: bool, job: Job) -> Running;
 }
 
 /// Opens transactions acting as one caller: a route's (it is an axum extractor) or, in an

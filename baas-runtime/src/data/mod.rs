@@ -13,7 +13,7 @@ mod record;
 mod store;
 mod tx;
 
-pub use handle::{Data, Database, Job};
+pub use handle::{Data, Database, Job, Running};
 pub use record::{HookContext, Record, TypedRecord};
 pub use store::{Access, QuerySpec, Store};
 pub use tx::{Patch, Query, Table, Tx};

@@ -210,9 +210,7 @@ fn run_group(conn: &Connection, group: Vec<Job>) {
     }
 }
 
-/// PostgreSQL clients, connected on first use (an idle backend holds one connection), and
-/// reconnected when the server closed them.
-
+/// A reader connection: the first free one, else any (waiting for it).
 pub(super) fn reader(readers: &[Mutex<Connection>]) -> MutexGuard<'_, Connection> {
     for r in readers {
         if let Ok(guard) = r.try_lock() {

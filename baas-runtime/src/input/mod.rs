@@ -904,7 +904,7 @@ mod tests {
         );
         assert_eq!(
             Value::Object(values),
-            json!({"title": "Hello", "body": "", "published": true, "author": ID, "tags": ["tech", "news"], "views": 3, "attachment": ""})
+            json!({"title": "Hello", "body": "", "published": true, "author": ID, "tags": ["tech", "news"], "views": 3, "attachment": "", "comment_count": 0})
         );
         assert_eq!(
             create_codes(&c, json!({})),

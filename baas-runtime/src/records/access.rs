@@ -56,18 +56,15 @@ pub fn resolve_binds(binds: &[Bind], req: &RequestCx) -> Vec<SqlValue> {
     resolve_binds_with(binds, req, &[])
 }
 
-/// Resolves compiled parameters against the request, `{:name}` placeholders from `params`
-/// (a placeholder without a value is `null`).
+/// Resolves compiled parameters against the request, `{:name}` placeholders from `params`.
 pub fn resolve_binds_with(binds: &[Bind], req: &RequestCx, params: &[(String, Value)]) -> Vec<SqlValue> {
     binds.iter().map(|b| bind_value(&b.value, b.ty, req, params)).collect()
 }
 
 fn bind_value(value: &BindValue, ty: SqlTy, req: &RequestCx, params: &[(String, Value)]) -> SqlValue {
     let json = match value {
-        BindValue::Placeholder(name) => match params.iter().find(|(n, _)| n == name) {
-            Some((_, v)) => v.clone(),
-            None => return SqlValue::Null,
-        },
+        // (a placeholder without a value reads as `null` does to the evaluator)
+        BindValue::Placeholder(name) => params.iter().find(|(n, _)| n == name).map_or(Value::Null, |(_, v)| v.clone()),
         BindValue::Literal(Literal::Null) => return SqlValue::Null,
         BindValue::Literal(Literal::String(s)) => Value::String(s.clone()),
         BindValue::Literal(Literal::Number(n)) => json!(n),

@@ -75,28 +75,9 @@ pub async fn create(app: &AppState, coll: Arc<Coll>, req: Arc<RequestCx>) -> Api
         }
         Err(_) => Vec::new(),
     };
-    let app2 = app.clone();
     let req2 = req.clone();
-    let result = app
-        .db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let txn = Txn::new(conn, &app2);
-                let record = create_in(&txn, &coll, &req2, prepared)?;
-                Ok::<_, ApiError>((record, txn.into_trash()))
-            })
-        })
-        .await;
-    match result {
-        Ok((record, trash)) => {
-            files::empty(app, trash).await;
-            Ok(shape(record, &req))
-        }
-        Err(e) => {
-            files::discard(app, written).await;
-            Err(e)
-        }
-    }
+    let record = write(app, written, move |txn| create_in(txn, &coll, &req2, prepared)).await?;
+    Ok(shape(record, &req))
 }
 
 /// The create itself, inside the caller's transaction: the rule, the hooks (in the

@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::collection::{Coll, Event, Record};
 use crate::db::{SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
-use crate::files;
 use crate::request::RequestCx;
 use crate::state::{AppState, ChangeKind};
 
@@ -18,19 +17,7 @@ use super::*;
 /// `DELETE /api/collections/{c}/records/{id}`
 pub async fn delete(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<RequestCx>) -> ApiResult<()> {
     gate(&coll, Action::Delete, &req, app.db().dialect())?;
-    let app2 = app.clone();
-    let trash = app
-        .db()
-        .write(move |conn| -> ApiResult<_> {
-            conn.transaction(|conn| {
-                let txn = Txn::new(conn, &app2);
-                delete_in(&txn, &coll, &id, &req)?;
-                Ok(txn.into_trash())
-            })
-        })
-        .await?;
-    files::empty(app, trash).await;
-    Ok(())
+    write(app, Vec::new(), move |txn| delete_in(txn, &coll, &id, &req)).await
 }
 
 /// The delete itself, inside the caller's transaction, with its hooks; the files of every

@@ -2,10 +2,7 @@
 //! it; [`Engine`], the data API's [`Store`] over a `Txn` for one request; [`Handle`], the
 //! data API's [`Database`] for one caller; and the hook calls every write makes.
 
-use std::any::Any;
 use std::cell::{Cell, OnceCell, RefCell, RefMut};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use baas_schema::check::{Context, check_expr};
@@ -14,7 +11,7 @@ use baas_schema::sql::{Dialect, quote};
 use serde_json::Value;
 
 use crate::collection::{Coll, Event};
-use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Store, Tx};
+use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Running, Store, Tx};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult};
 use crate::files::{self, Trash};
@@ -72,6 +69,36 @@ impl<'t, 'c> Txn<'t, 'c> {
         let out = f();
         self.depth.set(depth);
         out
+    }
+}
+
+/// Runs `f` in a write transaction of its own. Once it committed, the files it left
+/// unreferenced are deleted; when it failed, the files `written` for it.
+pub async fn write<T: Send + 'static>(
+    app: &AppState,
+    written: Vec<String>,
+    f: impl FnOnce(&Txn<'_, '_>) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let app2 = app.clone();
+    let result = app
+        .db()
+        .write(move |conn| {
+            conn.transaction(|conn| {
+                let txn = Txn::new(conn, &app2);
+                let out = f(&txn)?;
+                Ok::<_, ApiError>((out, txn.into_trash()))
+            })
+        })
+        .await;
+    match result {
+        Ok((out, trash)) => {
+            files::empty(app, trash).await;
+            Ok(out)
+        }
+        Err(e) => {
+            files::discard(app, written).await;
+            Err(e)
+        }
     }
 }
 
@@ -252,25 +279,14 @@ impl Handle {
 }
 
 impl Database for Handle {
-    fn run(&self, write: bool, job: Job) -> Pin<Box<dyn Future<Output = ApiResult<Box<dyn Any + Send>>> + Send>> {
+    fn run(&self, write: bool, job: Job) -> Running {
         let (app, req) = (self.app.clone(), self.req.clone());
         Box::pin(async move {
-            let app2 = app.clone();
-            if !write {
-                return app.db().read(move |conn| job(Tx::new(&Engine::new(&Txn::read_only(conn, &app2), &req)))).await;
+            if write {
+                return self::write(&app, Vec::new(), move |txn| job(Tx::new(&Engine::new(txn, &req)))).await;
             }
-            let (out, trash) = app
-                .db()
-                .write(move |conn| {
-                    conn.transaction(|conn| {
-                        let txn = Txn::new(conn, &app2);
-                        let out = job(Tx::new(&Engine::new(&txn, &req)))?;
-                        Ok::<_, ApiError>((out, txn.into_trash()))
-                    })
-                })
-                .await?;
-            files::empty(&app, trash).await;
-            Ok(out)
+            let app2 = app.clone();
+            app.db().read(move |conn| job(Tx::new(&Engine::new(&Txn::read_only(conn, &app2), &req)))).await
         })
     }
 }

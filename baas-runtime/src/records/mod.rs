@@ -20,7 +20,7 @@ pub use access::resolve_binds;
 pub(crate) use access::*;
 pub use create::*;
 pub use delete::*;
-pub use engine::{Engine, Handle, Txn};
+pub use engine::{Engine, Handle, Txn, write};
 pub(crate) use engine::{committed, hook_tx, revalidate};
 pub use list::*;
 pub use routes::routes;

@@ -66,28 +66,9 @@ pub async fn update(app: &AppState, coll: Arc<Coll>, id: String, req: Arc<Reques
     let prepared =
         off_runtime_if(hashes_password(&coll, &req), move || prepare_update(&coll2, &existing, &req2)).await??;
     let written = files::store(app, &coll, &id, &files::referenced(&coll, &prepared.0.values, &req.uploads)).await?;
-    let app2 = app.clone();
     let req2 = req.clone();
-    let result = app
-        .db()
-        .write(move |conn| {
-            conn.transaction(|conn| {
-                let txn = Txn::new(conn, &app2);
-                let record = update_in(&txn, &coll, &id, &req2, Some(prepared))?;
-                Ok::<_, ApiError>((record, txn.into_trash()))
-            })
-        })
-        .await;
-    match result {
-        Ok((record, trash)) => {
-            files::empty(app, trash).await;
-            Ok(shape(record, &req))
-        }
-        Err(e) => {
-            files::discard(app, written).await;
-            Err(e)
-        }
-    }
+    let record = write(app, written, move |txn| update_in(txn, &coll, &id, &req2, Some(prepared))).await?;
+    Ok(shape(record, &req))
 }
 
 /// The update itself, inside the caller's transaction. `prepared` may be `None` when the

@@ -3,6 +3,7 @@
 //! unknown collections.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware;
@@ -60,7 +61,9 @@ async fn missing_collection() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION)
 }
 
-/// A write to a collection the backend does not have (PocketBase words it differently).
-async fn missing_collection_write() -> ApiError {
+/// A write to a collection the backend does not have (PocketBase words it differently). The
+/// body is read first (within the route's limit): answering before it arrived lets the
+/// connection close under a client still sending it.
+async fn missing_collection_write(_body: Bytes) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE)
 }
