@@ -77,15 +77,19 @@ impl FromRequestParts<AppState> for Data {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let req = RequestCx {
-            auth: authenticate(app, &parts.headers).await,
-            query: parse_query(parts)?,
-            headers: rule_headers(&parts.headers),
-            method: parts.method.as_str().to_owned(),
-            ..RequestCx::anonymous()
-        };
-        Ok(records::Handle::data(app, &req))
+        Ok(records::Handle::data(app, &head(app, parts).await?))
     }
+}
+
+/// What a request's head says: its caller, query, headers and method (no body yet).
+async fn head(app: &AppState, parts: &Parts) -> Result<RequestCx, ApiError> {
+    Ok(RequestCx {
+        auth: authenticate(app, &parts.headers).await,
+        query: parse_query(parts)?,
+        headers: rule_headers(&parts.headers),
+        method: parts.method.as_str().to_owned(),
+        ..RequestCx::anonymous()
+    })
 }
 
 impl FromRequest<AppState> for RequestCx {
@@ -93,8 +97,7 @@ impl FromRequest<AppState> for RequestCx {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let auth = authenticate(app, &parts.headers).await;
-        let query = parse_query(&parts)?;
+        let head = head(app, &parts).await?;
         let content_type =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let mut uploads = Vec::new();
@@ -116,16 +119,7 @@ impl FromRequest<AppState> for RequestCx {
                 }
             }
         };
-        Ok(RequestCx {
-            auth,
-            query,
-            headers: rule_headers(&parts.headers),
-            method: parts.method.as_str().to_owned(),
-            body,
-            uploads,
-            now: time::OffsetDateTime::now_utc(),
-            system: false,
-        })
+        Ok(RequestCx { body, uploads, ..head })
     }
 }
 

@@ -53,10 +53,3 @@ pub struct HookContext<'a> {
     pub headers: &'a HashMap<String, String>,
     pub query: &'a HashMap<String, String>,
 }
-
-impl HookContext<'_> {
-    /// The caller's id, if there is a caller.
-    pub fn auth_id(&self) -> Option<&str> {
-        self.auth.and_then(|a| a.get("id")).and_then(Value::as_str)
-    }
-}

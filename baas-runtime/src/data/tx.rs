@@ -16,7 +16,7 @@ use super::{Access, HookContext, QuerySpec, Store, TypedRecord};
 /// ```ignore
 /// // in a hook: keep a post's comment count exact, in the comment's transaction
 /// fn after_create(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
-///     tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1).save()?;
+///     tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1.0).save()?;
 ///     Ok(())
 /// }
 /// ```
@@ -117,7 +117,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// A change to record `id`, written by [`Patch::save`].
     ///
     /// ```ignore
-    /// tx.of::<Post>().patch(&id).set("published", true).add("views", 1).save()?;
+    /// tx.of::<Post>().patch(&id).set("published", true).add("views", 1.0).save()?;
     /// ```
     pub fn patch(&self, id: &str) -> Patch<'a, R> {
         Patch { tx: self.tx, id: id.to_owned(), body: super::Record::new(), error: None, record: PhantomData }

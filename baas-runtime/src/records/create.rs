@@ -105,11 +105,7 @@ pub fn create_in(txn: &Txn<'_, '_>, coll: &Coll, req: &RequestCx, prepared: Prep
     }
     let engine = Engine::new(txn, req);
     let tx = hook_tx(&engine, false);
-    if coll.hooks.runs(Hook::BeforeCreate) {
-        let before = record.clone();
-        coll.hooks.before_create(&mut record, &tx).map_err(|e| e.stopped(msg::CREATE_FAILED))?;
-        revalidate(coll, &before, &mut record, msg::CREATE_FAILED)?;
-    }
+    before_hook(coll, Hook::BeforeCreate, &mut record, msg::CREATE_FAILED, |r| coll.hooks.before_create(r, &tx))?;
     check_relations(conn, app, coll, &record, msg::CREATE_FAILED)?;
     insert(conn, coll, &record).map_err(|e| write_error(e, msg::CREATE_FAILED))?;
     app.changes().changed(conn, coll, ChangeKind::Create, &record);

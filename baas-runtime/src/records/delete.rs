@@ -6,7 +6,7 @@ use baas_schema::ir::{Action, FieldType, system};
 use baas_schema::sql::{Dialect, quote};
 use serde_json::Value;
 
-use crate::collection::{Coll, Event, Record};
+use crate::collection::{Coll, Event, Hook, Record};
 use crate::db::{SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::request::RequestCx;
@@ -106,7 +106,8 @@ fn delete_cascading(txn: &Txn<'_, '_>, engine: &Engine<'_, '_>, coll: &Coll, id:
                     let cleared = if *multiple { Value::Array(remaining) } else { Value::String(String::new()) };
                     referencing.insert(field.name.clone(), cleared);
                     let tx = hook_tx(engine, true);
-                    other.hooks.before_update(&old, &mut referencing, &tx)?;
+                    let edit = |r: &mut Record| other.hooks.before_update(&old, r, &tx);
+                    before_hook(other, Hook::BeforeUpdate, &mut referencing, msg::UPDATE_FAILED, edit)?;
                     update_row(conn, other, &referencing)?;
                     app.changes().changed(conn, other, ChangeKind::Update, &referencing);
                     other.hooks.after_update(&old, &referencing, &tx)?;

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use baas_schema::check::{Context, check_expr};
 use baas_schema::ir::{Action, FieldType};
 use baas_schema::sql::{Dialect, quote};
-use serde_json::Value;
 
-use crate::collection::{Coll, Event};
+use crate::collection::{Coll, Event, Hook};
 use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Running, Store, Tx};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult};
 use crate::files::{self, Trash};
+use crate::input::{self, Mode, Writer};
 use crate::query;
 use crate::request::RequestCx;
 use crate::state::AppState;
@@ -140,9 +140,7 @@ impl<'e, 'c> Engine<'e, 'c> {
                 for field in coll.ir.fields.iter().filter(|f| matches!(f.ty, FieldType::Password)) {
                     record.remove(&field.name);
                 }
-                record.insert("collectionId".into(), Value::String(coll.ir.id.clone()));
-                record.insert("collectionName".into(), Value::String(coll.ir.name.clone()));
-                record
+                labelled(coll, record)
             }
         }
     }
@@ -153,9 +151,9 @@ impl<'e, 'c> Engine<'e, 'c> {
         let gate = gate(coll, Action::List, req, dialect)?;
         let (mut sql, mut binds) = gate.sql(req);
         if let Some(filter) = &spec.filter {
-            explain_filter(self.txn.app, coll, filter)?;
             let fragment =
-                query::compile_filter(self.txn.app, coll, filter, req.is_superuser(), dialect, binds.len() + 1)?;
+                query::compile_filter(self.txn.app, coll, filter, req.is_superuser(), dialect, binds.len() + 1)
+                    .map_err(|refused| explain_filter(self.txn.app, coll, filter).unwrap_or(refused))?;
             sql = format!("{sql} AND ({})", fragment.sql);
             binds.extend(resolve_binds_with(&fragment.binds, req, &spec.params));
         }
@@ -163,15 +161,16 @@ impl<'e, 'c> Engine<'e, 'c> {
     }
 }
 
-/// A filter custom code wrote that does not check is the code's mistake: an internal error
-/// that names it, with the checker's diagnostics.
-fn explain_filter(app: &AppState, coll: &Coll, filter: &str) -> ApiResult<()> {
+/// Why a filter custom code wrote was refused, when it does not check (the code's mistake):
+/// an internal error that names it, with the checker's diagnostics. `None` when it checks (a
+/// refusal the API would give the caller too, such as `@request` for a non-superuser).
+fn explain_filter(app: &AppState, coll: &Coll, filter: &str) -> Option<ApiError> {
     let mut diags = baas_schema::Diagnostics::new();
     if check_expr(&Context::filter(app.schema(), &coll.ir), filter, &mut diags).is_some() {
-        return Ok(());
+        return None;
     }
     let file = baas_schema::SourceFile::new("filter", filter);
-    Err(ApiError::internal(format!(
+    Some(ApiError::internal(format!(
         "the filter `{filter}` on {} does not check:\n{}",
         coll.ir.name,
         diags.render(&file)
@@ -316,9 +315,27 @@ pub(crate) fn committed(
     Ok(())
 }
 
+/// Runs a `before_*` `hook` of `coll` (`edit`) on `record`, unless it is known to be a default:
+/// its error is worded as the write it stopped (`message`), and what it changed is validated
+/// again.
+pub(crate) fn before_hook(
+    coll: &Coll,
+    hook: Hook,
+    record: &mut Record,
+    message: &str,
+    edit: impl FnOnce(&mut Record) -> ApiResult<()>,
+) -> ApiResult<()> {
+    if !coll.hooks.runs(hook) {
+        return Ok(());
+    }
+    let before = record.clone();
+    edit(record).map_err(|e| e.stopped(message))?;
+    revalidate(coll, &before, record, message)
+}
+
 /// Re-validates what a `before_*` hook changed in `record` (from `before`), as a superuser's
 /// update would be: a hook cannot write a value the API would refuse.
-pub(crate) fn revalidate(coll: &Coll, before: &Record, record: &mut Record, message: &str) -> ApiResult<()> {
+fn revalidate(coll: &Coll, before: &Record, record: &mut Record, message: &str) -> ApiResult<()> {
     let changed: Record = record
         .iter()
         .filter(|(k, v)| before.get(*k) != Some(*v))
@@ -328,8 +345,8 @@ pub(crate) fn revalidate(coll: &Coll, before: &Record, record: &mut Record, mess
     if changed.is_empty() {
         return Ok(());
     }
-    let writer = crate::input::Writer { superuser: true, is_self: false };
-    let prepared = crate::input::prepare(&coll.ir, &changed, crate::input::Mode::Update { existing: before }, &writer)
+    let writer = Writer { superuser: true, is_self: false };
+    let prepared = input::prepare(&coll.ir, &changed, Mode::Update { existing: before }, &writer)
         .map_err(|errors| ApiError::fields(message, errors))?;
     record.extend(prepared.values);
     Ok(())

@@ -21,7 +21,7 @@ pub(crate) use access::*;
 pub use create::*;
 pub use delete::*;
 pub use engine::{Engine, Handle, Txn, write};
-pub(crate) use engine::{committed, hook_tx, revalidate};
+pub(crate) use engine::{before_hook, committed, hook_tx};
 pub use list::*;
 pub use routes::routes;
 pub use row::*;

@@ -44,6 +44,11 @@ pub fn present(coll: &Coll, mut record: Record, req: &RequestCx) -> Record {
             record.remove(system::EMAIL);
         }
     }
+    labelled(coll, record)
+}
+
+/// `record` with its `collectionId` and `collectionName`.
+pub(super) fn labelled(coll: &Coll, mut record: Record) -> Record {
     record.insert("collectionId".into(), Value::String(coll.ir.id.clone()));
     record.insert("collectionName".into(), Value::String(coll.ir.name.clone()));
     record

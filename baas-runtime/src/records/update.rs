@@ -114,11 +114,8 @@ pub fn update_in(
     }
     let engine = Engine::new(txn, req);
     let tx = hook_tx(&engine, false);
-    if coll.hooks.runs(Hook::BeforeUpdate) {
-        let before = record.clone();
-        coll.hooks.before_update(&old, &mut record, &tx).map_err(|e| e.stopped(msg::UPDATE_FAILED))?;
-        revalidate(coll, &before, &mut record, msg::UPDATE_FAILED)?;
-    }
+    let edit = |r: &mut Record| coll.hooks.before_update(&old, r, &tx);
+    before_hook(coll, Hook::BeforeUpdate, &mut record, msg::UPDATE_FAILED, edit)?;
     check_relations(conn, app, coll, &record, msg::UPDATE_FAILED)?;
     update_row(conn, coll, &record).map_err(|e| write_error(e, msg::UPDATE_FAILED))?;
     txn.trash().replaced(coll, &old, &record);
