@@ -3,7 +3,8 @@
 //! examples/blog-build — and checked over HTTP against all three, on SQLite and PostgreSQL:
 //! `comment_count` kept by transactional hooks (cascades included), a comment on a draft
 //! refused with a field error, a publish route acting as its caller, per-tag statistics over
-//! what the caller may list.
+//! what the caller may list, and a job purging unverified accounts, run by a superuser through
+//! PocketBase's cron API.
 
 mod support;
 
@@ -127,6 +128,11 @@ fn behaves(bin: &std::path::Path, engine: Engine) {
     let publish = format!("/api/posts/{draft}/publish");
     let (status, body) = blog.call("POST", &publish, None, None);
     assert_eq!((status, &body["message"]), (401, &json!("The request requires valid record authorization token.")));
+    let (status, body) = blog.call("POST", &publish, Some(&blog.admin), None);
+    assert_eq!(
+        (status, &body["message"]),
+        (403, &json!("The authorized record is not allowed to perform this action."))
+    );
     let (status, body) = blog.call("POST", &publish, Some(&bob_token), None);
     assert_eq!(status, 404, "another user's post is not found: {body}");
     let (status, published) = blog.call("POST", &publish, Some(&alice_token), None);
@@ -143,6 +149,52 @@ fn behaves(bin: &std::path::Path, engine: Engine) {
     blog.delete("posts", &bobs, &bob_token);
     blog.delete("users", &bob, &bob_token);
     assert_eq!(blog.comment_count(&hello), 1, "the cascade ran the comment hooks");
+
+    purges_unverified_accounts(&blog, &hello);
+}
+
+/// 3. The job `purge_unverified` removes the accounts left unverified for a week, through the
+/// data API: the cascade takes their comments, and the comment hooks keep `comment_count`.
+fn purges_unverified_accounts(blog: &Blog, post: &str) {
+    let (stale, stale_token) = blog.user("stale@example.com");
+    let (fresh, _) = blog.user("fresh@example.com");
+    let (verified, _) = blog.user("verified@example.com");
+    blog.create("comments", &stale_token, json!({"post": post, "author": stale, "text": "bye"}));
+    assert_eq!(blog.comment_count(post), 2);
+    let week_ago = "2000-01-01 00:00:00.000Z";
+    blog.server.execute_sql(&format!(
+        "UPDATE users SET created = '{week_ago}' WHERE id IN ('{stale}', '{verified}'); \
+         UPDATE users SET verified = TRUE WHERE id = '{verified}';"
+    ));
+
+    // Only superusers see and run jobs (PocketBase's messages).
+    let (status, body) = blog.call("GET", "/api/crons", None, None);
+    assert_eq!((status, &body["message"]), (401, &json!("The request requires valid record authorization token.")));
+    let (status, body) = blog.call("POST", "/api/crons/purge_unverified", Some(&stale_token), None);
+    assert_eq!(
+        (status, &body["message"]),
+        (403, &json!("The authorized record is not allowed to perform this action."))
+    );
+    let (status, body) = blog.call("GET", "/api/crons", Some(&blog.admin), None);
+    assert_eq!((status, body), (200, json!([{"id": "purge_unverified", "expression": "0 3 * * *"}])));
+    let (status, body) = blog.call("POST", "/api/crons/nope", Some(&blog.admin), None);
+    assert_eq!((status, &body["message"]), (404, &json!("Missing or invalid cron job.")));
+
+    let (status, body) = blog.call("POST", "/api/crons/purge_unverified", Some(&blog.admin), None);
+    assert_eq!(status, 204, "{body}");
+    // The job runs in the background, as PocketBase's do.
+    let exists = |id: &str| {
+        let (status, _) = blog.call("GET", &format!("/api/collections/users/records/{id}"), Some(&blog.admin), None);
+        status == 200
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while exists(&stale) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!exists(&stale), "the week-old unverified account is purged");
+    assert!(exists(&fresh), "a new unverified account stays");
+    assert!(exists(&verified), "a verified account stays");
+    assert_eq!(blog.comment_count(post), 1, "the purged account's comment went, through the hooks");
 }
 
 #[test]

@@ -75,7 +75,7 @@ async fn update(data: Data, Path((c, id)): Path<(String, String)>, Json(body): J
     fn patch<R: TypedRecord>(tx: Tx<'_>, id: String, body: Map<String, Value>) -> ApiResult<Value> {
         let mut patch = tx.of::<R>().patch(&id);
         for (field, value) in &body {
-            patch = patch.set(field, value);
+            patch = patch.set_named(field, value);
         }
         Ok(Value::Object(patch.save()?.to_record()?))
     }

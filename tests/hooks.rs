@@ -1,6 +1,7 @@
-//! Hooks and custom routes live in the user's `src/hooks.rs`, which regeneration never
-//! touches: this test writes a hook and a route, regenerates from a changed schema, builds the
-//! crate, and checks that both still run in the real binary.
+//! Hooks, custom routes and jobs live in the user's own files (`src/hooks.rs`, `src/main.rs`),
+//! which regeneration never touches: these tests write a hook, a route and a job, regenerate
+//! from a changed schema, build the crate, and check that all still run in the real binary,
+//! and that a job's tick runs once across two instances serving one database.
 
 mod support;
 
@@ -9,10 +10,15 @@ use serde_json::{Value, json};
 const HOOKS_RS: &str = r#"//! Hand-written hooks: must survive regeneration.
 use std::sync::{Arc, Mutex};
 
-use baas_runtime::deps::axum::routing::get;
+use std::collections::HashMap;
+
+use baas_runtime::deps::axum::extract::Query;
+use baas_runtime::deps::axum::http::StatusCode;
+use baas_runtime::deps::axum::routing::{get, post};
 use baas_runtime::deps::axum::{Json, Router};
-use baas_runtime::deps::serde_json::json;
-use baas_runtime::{ApiError, ApiResult, AppState, CollectionHooks, Data, HookContext, Tx};
+use baas_runtime::deps::serde_json::{Value, json};
+use baas_runtime::{ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, HookContext, Superuser, Tx};
+use std::io::Write;
 
 use crate::generated::comments::Comment;
 use crate::generated::posts::Post;
@@ -58,6 +64,52 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/hello", get(|| async { Json(json!({"hello": "world"})) }))
         .route("/api/committed", get(|| async { Json(json!(*COMMITTED.lock().unwrap())) }))
+        .route("/api/news", post(news))
+}
+
+/// `POST /api/news` (superusers): publishes the body to the topic `news` in a transaction;
+/// with `?fail=1` the transaction fails after publishing, and the message is never sent.
+async fn news(
+    _: Superuser,
+    data: Data,
+    Query(query): Query<HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> ApiResult<StatusCode> {
+    let fail = query.contains_key("fail");
+    data.write(move |tx| {
+        tx.publish("news", &body)?;
+        if fail { Err(ApiError::bad_request("Rolled back.")) } else { Ok(()) }
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who hears `news`: signed-in users.
+pub fn news_readers(caller: Option<&Caller>) -> bool {
+    caller.is_some_and(|c| c.collection_name() == "users")
+}
+
+/// A job run every second: appends the second it ran in to the file `TICKS_FILE` names.
+pub async fn tick(_data: Data) -> ApiResult<()> {
+    if let Ok(path) = std::env::var("TICKS_FILE") {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        writeln!(file, "{} {}", now.as_secs(), std::process::id()).unwrap();
+    }
+    Ok(())
+}
+"#;
+
+const MAIN_RS: &str = r#"mod generated;
+mod hooks;
+
+fn main() -> ::std::process::ExitCode {
+    ::baas_runtime::run(
+        generated::backend(hooks::Hooks)
+            .routes(hooks::routes())
+            .cron("tick", "* * * * * *", hooks::tick)
+            .topic("news", hooks::news_readers),
+    )
 }
 "#;
 
@@ -65,12 +117,18 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u
     support::request(method, url, token, body.as_ref())
 }
 
-#[test]
-fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
+/// The crate with the hand-written hooks, regenerated from a changed schema and built once.
+fn hooks_binary() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(build_hooks_crate)
+}
+
+fn build_hooks_crate() -> std::path::PathBuf {
     let dir = support::e2e_dir().join("crates").join("hooks");
     let _ = std::fs::remove_dir_all(&dir);
     support::generate("schemas/blog.yaml", &dir);
     std::fs::write(dir.join("src/hooks.rs"), HOOKS_RS).unwrap();
+    std::fs::write(dir.join("src/main.rs"), MAIN_RS).unwrap();
     // Cargo.toml is the user's too; a distinct name keeps this binary apart from the other
     // generated blog crates in the shared target directory.
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
@@ -89,11 +147,16 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     let rel = schema_path.strip_prefix(support::root()).unwrap().to_str().unwrap().to_owned();
     support::generate(&rel, &dir);
     assert_eq!(std::fs::read_to_string(dir.join("src/hooks.rs")).unwrap(), HOOKS_RS, "regeneration touched hooks.rs");
+    assert_eq!(std::fs::read_to_string(dir.join("src/main.rs")).unwrap(), MAIN_RS, "regeneration touched main.rs");
     assert!(std::fs::read_to_string(dir.join("src/generated/posts.rs")).unwrap().contains("pub subtitle: String"));
 
     assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), manifest, "regeneration touched Cargo.toml");
-    let bin = support::build(&dir, "hooks-backend");
-    let server = support::start(&bin);
+    support::build(&dir, "hooks-backend")
+}
+
+#[test]
+fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
+    let server = support::start(hooks_binary());
     let url = |p: &str| format!("{}{p}", server.url);
 
     let (status, body) = call("GET", &url("/api/hello"), None, None);
@@ -173,4 +236,63 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     assert_eq!(committed, kept, "after-commit hooks ran for exactly the comments that committed");
     let (_, comments) = call("GET", &url("/api/collections/comments/records?perPage=100"), Some(&token), None);
     assert_eq!(comments["totalItems"], 20, "{comments}");
+}
+
+/// Two instances on one database, a job every second: each tick runs on one of them only.
+fn a_tick_runs_once(engine: support::Engine) {
+    let ticks = support::TempDir::new("ticks");
+    let file = ticks.0.join("ticks.txt");
+    let env = [("TICKS_FILE", file.to_str().unwrap())];
+    let first = support::start_with(hooks_binary(), engine, &env);
+    let second = support::serve_with(hooks_binary(), &first.db, support::Storage::Shared, &env);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    drop((first, second));
+    let runs = std::fs::read_to_string(&file).unwrap_or_default();
+    let seconds: Vec<&str> = runs.lines().map(|line| line.split(' ').next().unwrap()).collect();
+    let mut distinct = seconds.clone();
+    distinct.dedup();
+    assert!(seconds.len() >= 4, "a job every second ran {} times in 6 s:\n{runs}", seconds.len());
+    assert_eq!(seconds, distinct, "a tick ran twice:\n{runs}");
+}
+
+#[test]
+fn a_tick_runs_once_across_two_instances_on_sqlite() {
+    a_tick_runs_once(support::Engine::Sqlite);
+}
+
+#[test]
+fn a_tick_runs_once_across_two_instances_on_postgres() {
+    a_tick_runs_once(support::Engine::Postgres);
+}
+
+/// Runs the SDK script `tests/sdk/realtime/topics.mjs`, subscribed on `subscribe`, publishing
+/// through `write`.
+fn topics_script(subscribe: &str, write: &str) {
+    let root = support::root();
+    let output = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec", "tests/sdk/realtime/topics.mjs"])
+        .current_dir(&root)
+        .env("BAAS_URL", subscribe)
+        .env("BAAS_WRITE_URL", write)
+        .env("BAAS_ADMIN_EMAIL", support::ADMIN_EMAIL)
+        .env("BAAS_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
+        .env_remove("NODE_OPTIONS")
+        .env_remove("NODE_TEST_CONTEXT")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `node` (Node 20+ must be on PATH): {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "topics.mjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_topic_of_the_crates_own_reaches_the_sdk_on_sqlite() {
+    let server = support::start_on(hooks_binary(), support::Engine::Sqlite);
+    topics_script(&server.url, &server.url);
+}
+
+#[test]
+fn a_topic_of_the_crates_own_crosses_instances_on_postgres() {
+    let first = support::start_on(hooks_binary(), support::Engine::Postgres);
+    let second = support::serve(hooks_binary(), &first.db, support::Storage::Shared);
+    topics_script(&first.url, &second.url);
 }

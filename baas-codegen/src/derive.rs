@@ -14,7 +14,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::ItemMod;
 
-use crate::names::{module_ident, record_type};
+use crate::names::{fields_module, module_ident, record_type};
 use crate::{Previous, emit, openapi, schema_json};
 
 /// Expands `#[schema(args)] item`. The migrations folder is looked up in `CARGO_MANIFEST_DIR`.
@@ -209,11 +209,16 @@ fn backend(
     quote! { #module #snapshot #exports }
 }
 
-/// `pub use posts::Post as Post;` for each collection struct.
+/// `pub use posts::Post as Post;` and `pub use posts::post as post;` (the field constants)
+/// for each collection struct.
 fn reexports(loaded: &Loaded, exists: impl Fn(&str) -> bool) -> TokenStream {
     let items = loaded.structs.iter().filter(|(_, name)| exists(name)).map(|(ident, name)| {
         let (m, ty) = (module_ident(name), record_type(name));
-        quote! { pub use #m::#ty as #ident; }
+        let (fields, as_fields) = (fields_module(&ty), fields_module(ident));
+        quote! {
+            pub use #m::#ty as #ident;
+            pub use #m::#fields as #as_fields;
+        }
     });
     quote! { #(#items)* }
 }

@@ -47,11 +47,16 @@ pub fn record_type(collection: &str) -> Ident {
     };
     match singular.as_str() {
         // names the generated module imports
-        "ApiError" | "ApiResult" | "AppState" | "Arc" | "Bind" | "Coll" | "Deserialize" | "Filter" | "Json"
-        | "Path" | "RequestCx" | "Router" | "Rule" | "Rules" | "Serialize" | "Source" | "SqlTy" | "State"
+        "ApiError" | "ApiResult" | "AppState" | "Arc" | "Auth" | "Bind" | "Coll" | "Deserialize" | "Filter"
+        | "Json" | "Path" | "RequestCx" | "Router" | "Rule" | "Rules" | "Serialize" | "Source" | "SqlTy" | "State"
         | "StatusCode" | "TypedRecord" | "Value" => format_ident!("{singular}Record"),
         s => format_ident!("{s}"),
     }
+}
+
+/// The module of a record type's field constants: the type in snake case (`Post` → `post`).
+pub fn fields_module(record_type: &Ident) -> Ident {
+    module_ident(&record_type.to_string())
 }
 
 /// A deterministic index name: `idx_<collection>_<fields>`.

@@ -7,16 +7,16 @@
 use std::collections::HashMap;
 
 use axum::extract::multipart::MultipartError;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use baas_schema::ir::system;
 use serde_json::{Map, Value};
 
-use crate::data::Data;
-use crate::error::ApiError;
+use crate::data::{Data, TypedRecord};
+use crate::error::{ApiError, msg};
 use crate::files::Upload;
-use crate::request::{Caller, RequestCx};
+use crate::request::{Auth, Caller, RequestCx, Superuser};
 use crate::state::AppState;
 use crate::{input, limits, records, token};
 
@@ -68,6 +68,56 @@ impl FromRequestParts<AppState> for Caller {
     /// Requires an authenticated caller: 401 otherwise.
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// A caller when the token names one, `None` for a request without (or with a bad) token:
+/// `async fn feed(caller: Option<Caller>, …)`.
+impl OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        Ok(authenticate(app, &parts.headers).await)
+    }
+}
+
+impl FromRequestParts<AppState> for Superuser {
+    type Rejection = ApiError;
+
+    /// 401 without a valid token, 403 for a caller who is not a superuser.
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)?;
+        if caller.collection.ir.name != system::SUPERUSERS {
+            return Err(ApiError::forbidden(msg::NOT_ALLOWED));
+        }
+        Ok(Superuser(caller))
+    }
+}
+
+impl<R: TypedRecord + Send> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    /// 401 without a valid token, 403 for a caller of another collection.
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)?;
+        if caller.collection.ir.name != R::COLLECTION {
+            return Err(ApiError::forbidden(msg::NOT_ALLOWED));
+        }
+        Ok(Auth(R::from_record(&caller.record)?))
+    }
+}
+
+impl<R: TypedRecord + Send> OptionalFromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    /// `None` for an anonymous caller and for a caller of another collection.
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match authenticate(app, &parts.headers).await {
+            Some(caller) if caller.collection.ir.name == R::COLLECTION => {
+                Ok(Some(Auth(R::from_record(&caller.record)?)))
+            }
+            _ => Ok(None),
+        }
     }
 }
 

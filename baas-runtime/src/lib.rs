@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod batch;
 pub mod collection;
+pub mod cron;
 pub mod data;
 pub mod db;
 pub mod download;
@@ -32,22 +33,22 @@ pub mod time;
 pub mod token;
 pub mod value;
 
-/// With the `mimalloc` feature, mimalloc serves every binary that links the runtime: rows are
-/// allocated on the SQLite threads and freed on the async workers, and glibc's allocator spends
-/// a third of a list page's CPU time on that; mimalloc's per-thread segments cost memory
-/// instead (bench/RESULTS.md).
+/// With the `mimalloc` feature (on by default), mimalloc serves every binary that links the
+/// runtime: rows are allocated on the database threads and freed on the async workers, and
+/// glibc's allocator spends a third of a request's CPU time on that (bench/RESULTS.md). Built
+/// without transparent huge pages, which made each thread's pages 2 MiB of resident memory.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use baas_schema as schema;
 pub use collection::{CollectionHooks, CollectionSpec, CompiledRule, Hook, HookDefaults, RecordHooks, RuleSet};
-pub use data::{Data, HookContext, Record, Tx, TypedRecord};
+pub use data::{Data, Field, HookContext, Record, Tx, TypedRecord};
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use migrate::Migration;
-pub use request::{Caller, RequestCx};
-pub use server::run;
-pub use state::{AppState, Backend};
+pub use request::{Auth, Caller, RequestCx, Superuser};
+pub use server::{Backend, run};
+pub use state::AppState;
 
 /// The derive flow: `#[baas_runtime::schema] mod blog { #[derive(Collection)] struct Post { … } }`
 /// expands into the backend module `baas generate` would write (feature `macros`).
@@ -68,4 +69,6 @@ pub mod deps {
     pub use axum;
     pub use serde;
     pub use serde_json;
+    pub use time;
+    pub use tracing;
 }

@@ -23,6 +23,24 @@ pub struct Caller {
     pub record: Record,
 }
 
+/// A superuser caller, for a custom route only superusers may call (an axum extractor):
+/// 401 without a valid token, 403 for a caller of another collection.
+#[derive(Clone)]
+pub struct Superuser(pub Caller);
+
+/// The caller, signed in as a record of the auth collection whose record type is `R`, typed
+/// (an axum extractor; the generated `users::Auth` names it for `users`): 401 without a valid
+/// token, 403 for a caller of another collection. `Option<Auth<R>>` accepts anyone.
+#[derive(Clone, Debug)]
+pub struct Auth<R>(pub R);
+
+impl Caller {
+    /// The name of the caller's auth collection (`users`, `_superusers`).
+    pub fn collection_name(&self) -> &str {
+        &self.collection.ir.name
+    }
+}
+
 /// A request as rules and the records engine see it.
 pub struct RequestCx {
     pub auth: Option<Caller>,

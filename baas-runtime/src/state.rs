@@ -7,33 +7,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::Router;
 use baas_schema::ir::{Schema, Settings, system};
+use serde_json::Value;
 
 use crate::collection::{Coll, CollectionSpec, NoHooks, Record, RecordHooks, RuleSet};
 use crate::db::{Conn, Db};
-use crate::migrate::Migration;
 use crate::storage::Storage;
-
-/// Everything a generated crate hands the runtime.
-pub struct Backend {
-    /// The schema IR as JSON (`src/generated/schema.json`).
-    pub schema_json: &'static str,
-    /// The OpenAPI document (`src/generated/openapi.json`), served at `/api/openapi.json`.
-    pub openapi_json: &'static str,
-    pub collections: Vec<CollectionSpec>,
-    pub sqlite_migrations: &'static [Migration],
-    pub postgres_migrations: &'static [Migration],
-    pub routes: Router<AppState>,
-}
-
-impl Backend {
-    /// Adds the user's own routes (from `src/hooks.rs`).
-    pub fn routes(mut self, routes: Router<AppState>) -> Self {
-        self.routes = self.routes.merge(routes);
-        self
-    }
-}
 
 /// Every rule of `schema` typed by the checker (`_superusers`, built in, has none).
 fn checked_rules(schema: &Schema) -> BTreeMap<(String, baas_schema::ir::Action), baas_schema::check::TExpr> {
@@ -62,6 +41,10 @@ pub enum ChangeKind {
 /// ([`Conn::after_commit`]). The realtime hub is one; the records engine knows only this trait.
 pub trait ChangeSink: Any + Send + Sync {
     fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record);
+
+    /// Custom code publishes `data` to its own realtime `topic`, inside the transaction; an
+    /// error says why it cannot travel (an undeclared topic, a message too large).
+    fn message(&self, conn: &Conn<'_>, topic: &str, data: &Value) -> Result<(), String>;
 }
 
 /// A sink that drops every change: a state without realtime (command-line tools, benchmarks).
@@ -69,6 +52,10 @@ pub struct NoChanges;
 
 impl ChangeSink for NoChanges {
     fn changed(&self, _: &Conn<'_>, _: &Coll, _: ChangeKind, _: &Record) {}
+
+    fn message(&self, _: &Conn<'_>, _: &str, _: &Value) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The shared state of a running backend: cheap to clone.

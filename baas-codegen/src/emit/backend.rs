@@ -80,6 +80,9 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String], layout: &Lay
                 sqlite_migrations: SQLITE_MIGRATIONS,
                 postgres_migrations: POSTGRES_MIGRATIONS,
                 routes: ::baas_runtime::deps::axum::Router::new() #(#routes)*,
+                crons: Vec::new(),
+                on_start: Vec::new(),
+                topics: Vec::new(),
             }
         }
     }

@@ -105,6 +105,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
     collection_names.insert("TypedRecord");
     let collection_names = collection_names.iter().map(|n| format_ident!("{n}"));
     let record = record::record(c);
+    let fields = record::field_constants(c);
     let rule_items = rules.items;
     let routes = routes::routes();
     let value = record::typed_fields(c)
@@ -124,6 +125,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
         pub const ID: &str = #id;
 
         #record
+        #fields
         #rule_items
         #routes
     }

@@ -410,6 +410,9 @@ mod tests {
             unreachable!()
         }
         fn after_commit(&self, _: Box<dyn FnOnce() + Send>) {}
+        fn publish(&self, _: &str, _: serde_json::Value) -> ApiResult<()> {
+            unreachable!()
+        }
     }
 
     /// A `Data` handle that is never used.

@@ -27,7 +27,7 @@ pub trait Database: Send + Sync {
 ///
 /// ```ignore
 /// async fn publish(data: Data, Path(id): Path<String>) -> ApiResult<Json<Post>> {
-///     let post = data.write(move |tx| tx.of::<Post>().patch(&id).set("published", true).save()).await?;
+///     let post = data.write(move |tx| tx.of::<Post>().patch(&id).set(post::published, true).save()).await?;
 ///     Ok(Json(post))
 /// }
 /// ```

@@ -8,11 +8,13 @@
 //! goes through the same pipeline as the HTTP API: rules, validation, relation checks, hooks,
 //! realtime events and file cleanup.
 
+mod field;
 mod handle;
 mod record;
 mod store;
 mod tx;
 
+pub use field::{Field, Number, Order, SortOf};
 pub use handle::{Data, Database, Job, Running};
 pub use record::{HookContext, Record, TypedRecord};
 pub use store::{Access, QuerySpec, Store};

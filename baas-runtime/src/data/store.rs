@@ -58,4 +58,8 @@ pub trait Store {
 
     /// Runs `f` once the transaction has committed (never when it rolls back).
     fn after_commit(&self, f: Box<dyn FnOnce() + Send>);
+
+    /// Publishes `data` to the realtime `topic` (one of the crate's own) once the transaction
+    /// has committed.
+    fn publish(&self, topic: &str, data: Value) -> ApiResult<()>;
 }

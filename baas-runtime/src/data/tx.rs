@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-use super::{Access, HookContext, QuerySpec, Store, TypedRecord};
+use super::{Access, Field, HookContext, Number, QuerySpec, SortOf, Store, TypedRecord};
 
 /// One transaction: reads and writes that commit or roll back together. It acts as the caller
 /// (the collections' rules apply exactly as over HTTP); [`Tx::system`] gives the same
@@ -16,7 +16,7 @@ use super::{Access, HookContext, QuerySpec, Store, TypedRecord};
 /// ```ignore
 /// // in a hook: keep a post's comment count exact, in the comment's transaction
 /// fn after_create(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
-///     tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1.0).save()?;
+///     tx.system().of::<Post>().patch(&comment.post).add(post::comment_count, 1).save()?;
 ///     Ok(())
 /// }
 /// ```
@@ -60,6 +60,18 @@ impl<'a> Tx<'a> {
     pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
         self.store.after_commit(Box::new(f));
     }
+
+    /// Sends `data` to the realtime subscribers of `topic`, a topic the crate declared
+    /// (`Backend::topic`, which also says who may hear it), once the transaction has committed;
+    /// never when it rolls back. The SDK receives it with `pb.realtime.subscribe(topic, …)`.
+    ///
+    /// ```ignore
+    /// tx.publish("announcements", json!({"text": "Maintenance at noon"}))?;
+    /// ```
+    pub fn publish(&self, topic: &str, data: impl Serialize) -> ApiResult<()> {
+        let data = serde_json::to_value(data).map_err(ApiError::internal)?;
+        self.store.publish(topic, data)
+    }
 }
 
 /// The records of one collection within a [`Tx`], typed as `R`.
@@ -93,7 +105,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// A query over the records the caller may list.
     ///
     /// ```ignore
-    /// let drafts: Vec<Post> = tx.of::<Post>().query().filter("published = false").sort("-created").limit(10).all()?;
+    /// let drafts: Vec<Post> = tx.of::<Post>().query().filter("published = false").sort(post::created.desc()).limit(10).all()?;
     /// ```
     pub fn query(&self) -> Query<'a, R> {
         Query { tx: self.tx, spec: QuerySpec::default(), record: PhantomData }
@@ -117,7 +129,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// A change to record `id`, written by [`Patch::save`].
     ///
     /// ```ignore
-    /// tx.of::<Post>().patch(&id).set("published", true).add("views", 1.0).save()?;
+    /// tx.of::<Post>().patch(&id).set(post::published, true).add(post::views, 1).save()?;
     /// ```
     pub fn patch(&self, id: &str) -> Patch<'a, R> {
         Patch { tx: self.tx, id: id.to_owned(), body: super::Record::new(), error: None, record: PhantomData }
@@ -155,9 +167,10 @@ impl<R: TypedRecord> Query<'_, R> {
         self
     }
 
-    /// PocketBase's sort syntax: `-created,title`.
-    pub fn sort(mut self, sort: &str) -> Self {
-        self.spec.sort = Some(sort.to_owned());
+    /// The order: typed (`post::created.desc().then(post::title.asc())`) or in PocketBase's
+    /// sort syntax (`"-created,title"`).
+    pub fn sort(mut self, sort: impl SortOf<R>) -> Self {
+        self.spec.sort = Some(sort.into_sort());
         self
     }
 
@@ -204,7 +217,14 @@ pub struct Patch<'a, R> {
 
 impl<R: TypedRecord> Patch<'_, R> {
     /// Sets `field` to `value`.
-    pub fn set(mut self, field: &str, value: impl Serialize) -> Self {
+    pub fn set<T: Serialize>(self, field: Field<R, T>, value: impl Into<T>) -> Self {
+        self.set_named(field.name(), value.into())
+    }
+
+    /// Sets the field named `field` to `value`: for names known only at run time (a body
+    /// passed on), checked when the patch is saved. Prefer [`Patch::set`] and the field
+    /// constants, which the compiler checks.
+    pub fn set_named(mut self, field: &str, value: impl Serialize) -> Self {
         match serde_json::to_value(value) {
             Ok(v) => {
                 self.body.insert(field.to_owned(), v);
@@ -216,21 +236,31 @@ impl<R: TypedRecord> Patch<'_, R> {
 
     /// Adds `n` (negative: subtracts) to the number `field`, relative to its value in the
     /// transaction: concurrent additions are not lost.
-    pub fn add(mut self, field: &str, n: f64) -> Self {
-        let (key, n) = if n < 0.0 { (format!("{field}-"), -n) } else { (format!("{field}+"), n) };
+    pub fn add<T: Number>(mut self, field: Field<R, T>, n: T) -> Self {
+        let (n, name) = (n.to_f64(), field.name());
+        let (key, n) = if n < 0.0 { (format!("{name}-"), -n) } else { (format!("{name}+"), n) };
         self.body.insert(key, serde_json::json!(n));
         self
     }
 
     /// Appends `items` to the multi-valued `field` (select, relation, file names).
-    pub fn append(mut self, field: &str, items: &[&str]) -> Self {
-        self.body.insert(format!("{field}+"), serde_json::json!(items));
-        self
+    pub fn append<T: Serialize>(self, field: Field<R, Vec<T>>, items: impl IntoIterator<Item = impl Into<T>>) -> Self {
+        self.modify(format!("{}+", field.name()), items)
     }
 
     /// Removes `items` from the multi-valued `field`.
-    pub fn remove(mut self, field: &str, items: &[&str]) -> Self {
-        self.body.insert(format!("{field}-"), serde_json::json!(items));
+    pub fn remove<T: Serialize>(self, field: Field<R, Vec<T>>, items: impl IntoIterator<Item = impl Into<T>>) -> Self {
+        self.modify(format!("{}-", field.name()), items)
+    }
+
+    fn modify<T: Serialize>(mut self, key: String, items: impl IntoIterator<Item = impl Into<T>>) -> Self {
+        let items: Vec<T> = items.into_iter().map(Into::into).collect();
+        match serde_json::to_value(items) {
+            Ok(v) => {
+                self.body.insert(key, v);
+            }
+            Err(e) => self.error = Some(format!("{key}: {e}")),
+        }
         self
     }
 

@@ -48,19 +48,61 @@ impl Rules {
     }
 }
 
-pub(super) async fn dispatch_loop(app: AppState, rules: Arc<Rules>, mut rx: mpsc::Receiver<Change>) {
+pub(super) async fn dispatch_loop(app: AppState, rules: Arc<Rules>, mut rx: mpsc::Receiver<Published>) {
     while let Some(first) = rx.recv().await {
         // Changes that queued up meanwhile are judged together: one database visit for all
-        // the SQL checks they need.
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        // the SQL checks they need. A custom message goes out in its place in the order.
+        let mut queued = vec![first];
+        while queued.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(change) => batch.push(change),
+                Ok(published) => queued.push(published),
                 Err(_) => break,
             }
         }
-        if let Err(e) = dispatch(&app, &rules, batch).await {
-            tracing::warn!("realtime: events were not delivered: {e}");
+        let mut batch = Vec::new();
+        for published in queued {
+            match published {
+                Published::Change(change) => batch.push(change),
+                Published::Custom { topic, data } => {
+                    dispatch_logged(&app, &rules, std::mem::take(&mut batch)).await;
+                    deliver_custom(&app, &topic, &data);
+                }
+            }
+        }
+        dispatch_logged(&app, &rules, batch).await;
+    }
+}
+
+async fn dispatch_logged(app: &AppState, rules: &Rules, batch: Vec<Change>) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = dispatch(app, rules, batch).await {
+        tracing::warn!("realtime: events were not delivered: {e}");
+    }
+}
+
+/// Sends `data` to every client subscribed to the custom `topic` that the topic admits.
+pub(super) fn deliver_custom(app: &AppState, topic: &str, data: &Value) {
+    let hub = hub(app);
+    let Some(admit) = hub.admit(topic) else { return };
+    let data: Arc<str> = data.to_string().into();
+    let clients: Vec<Arc<Client>> = hub.clients.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+    for client in clients {
+        let (name, auth) = {
+            let subs = client.subs.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(subscribed) = subs.topics.iter().find(|t| t.collection.is_none() && t.path() == topic) else {
+                continue;
+            };
+            (subscribed.name.clone(), subs.auth.clone())
+        };
+        if !admit(auth.as_ref()) {
+            continue;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = client.tx.try_send(Message { event: name, data: data.clone() })
+        {
+            tracing::info!("realtime: client {} is too slow, dropping it", client.id);
+            hub.remove(&client.id);
         }
     }
 }

@@ -15,6 +15,11 @@
 //! (relation paths, back-relations, `@collection`) runs as SQL against the changed record,
 //! once per distinct (rule, identity) per event, however many connections share them.
 //!
+//! Topics of the crate's own (`Backend::topic`): code publishes JSON to them inside a
+//! transaction (`tx.publish`), delivered after the commit like a change, to every client that
+//! subscribed to the topic and that the topic's own check admits (judged at delivery, with the
+//! client's identity); on PostgreSQL to the other instances' clients too.
+//!
 //! Memory stays bounded: each client has a queue of [`QUEUE`] messages; a client whose queue
 //! is full is dropped (its stream ends, and the SDK reconnects), and the dispatcher's own
 //! queue is bounded too (writers wait for it). A stream that sent nothing for the idle time
@@ -30,6 +35,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use baas_schema::check::TExpr;
+use serde_json::Value;
 use tokio::sync::{Notify, OnceCell, mpsc};
 
 use crate::collection::Record;
@@ -92,6 +98,19 @@ struct Change {
     by_reference: bool,
 }
 
+/// What reaches the dispatcher, in commit order.
+#[derive(Clone, Debug)]
+enum Published {
+    /// A record's change.
+    Change(Change),
+    /// JSON the crate's own code published to a topic of its own.
+    Custom { topic: String, data: Value },
+}
+
+/// Who may hear a topic of the crate's own: given the subscriber's identity (`None`:
+/// anonymous), whether it gets the topic's messages.
+pub type Admit = Arc<dyn Fn(Option<&Caller>) -> bool + Send + Sync>;
+
 /// One connected client.
 struct Client {
     id: String,
@@ -124,6 +143,13 @@ struct Topic {
     who: Identity,
 }
 
+impl Topic {
+    /// The topic without its options: a collection topic or one of the crate's own.
+    fn path(&self) -> &str {
+        self.name.split_once('?').map_or(&self.name, |(path, _)| path)
+    }
+}
+
 /// A subscription's `filter` option, checked when it is set.
 enum Filter {
     /// Row-only: judged in memory.
@@ -146,8 +172,10 @@ pub struct Hub {
     connected: AtomicUsize,
     /// Rule and filter checks that ran as SQL (the others ran in memory).
     sql_checks: AtomicUsize,
-    changes: mpsc::Sender<Change>,
-    pending: Mutex<Option<mpsc::Receiver<Change>>>,
+    changes: mpsc::Sender<Published>,
+    pending: Mutex<Option<mpsc::Receiver<Published>>>,
+    /// The topics of the crate's own, and who may hear each.
+    topics: RwLock<HashMap<String, Admit>>,
     started: OnceCell<()>,
     /// Tells this instance's notifications from the others'.
     origin: String,
@@ -170,6 +198,7 @@ impl Hub {
             sql_checks: AtomicUsize::new(0),
             changes,
             pending: Mutex::new(Some(pending)),
+            topics: RwLock::new(HashMap::new()),
             started: OnceCell::new(),
             origin: id::random_string(16, id::TOKEN_KEY_ALPHABET),
             idle_ms: AtomicU64::new(300_000),
@@ -179,6 +208,15 @@ impl Hub {
     /// Sets how long a stream may send nothing before it is closed (default 300 s).
     pub fn set_idle(&self, idle: Duration) {
         self.idle_ms.store(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Declares the topics of the crate's own and who may hear each.
+    pub fn set_topics(&self, topics: impl IntoIterator<Item = (String, Admit)>) {
+        self.topics.write().unwrap_or_else(|p| p.into_inner()).extend(topics);
+    }
+
+    fn admit(&self, topic: &str) -> Option<Admit> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(topic).cloned()
     }
 
     fn idle(&self) -> Duration {

@@ -20,6 +20,27 @@ impl ChangeSink for Hub {
     fn changed(&self, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record) {
         publish(self, conn, coll, kind, record);
     }
+
+    /// Publishes `data` to the crate's own `topic`, from inside a transaction: delivered after
+    /// the commit, never for a rollback.
+    fn message(&self, conn: &Conn<'_>, topic: &str, data: &Value) -> Result<(), String> {
+        if self.admit(topic).is_none() {
+            return Err(format!("no realtime topic '{topic}' is declared (Backend::topic)"));
+        }
+        let published = Published::Custom { topic: topic.to_owned(), data: data.clone() };
+        if conn.dialect() == Dialect::Postgres {
+            let payload = json!({"o": self.origin, "t": topic, "d": data}).to_string();
+            if payload.len() > MAX_PAYLOAD {
+                return Err(format!("a message to '{topic}' is {} bytes; at most {MAX_PAYLOAD} travel", payload.len()));
+            }
+            send_notification(conn, payload);
+        }
+        if self.clients() > 0 {
+            let tx = self.changes.clone();
+            conn.after_commit(move || drop(tx.blocking_send(published)));
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn publish(hub: &Hub, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind, record: &Record) {
@@ -36,7 +57,7 @@ pub(super) fn publish(hub: &Hub, conn: &Conn<'_>, coll: &Coll, kind: ChangeKind,
     if hub.clients() > 0 {
         let tx = hub.changes.clone();
         // On the writer's blocking thread: waiting here is back-pressure, not a stall.
-        conn.after_commit(move || drop(tx.blocking_send(change)));
+        conn.after_commit(move || drop(tx.blocking_send(Published::Change(change))));
     }
 }
 
@@ -50,6 +71,10 @@ pub(super) fn notify(conn: &Conn<'_>, origin: &str, change: &Change) {
             json!({"o": origin, "c": change.collection, "k": kind_name(change.kind), "r": {"id": id}, "ref": true})
                 .to_string();
     }
+    send_notification(conn, payload);
+}
+
+fn send_notification(conn: &Conn<'_>, payload: String) {
     let sent = conn.execute("SELECT pg_notify($1, $2)", &[SqlValue::Text(CHANNEL.into()), SqlValue::Text(payload)]);
     if let Err(e) = sent {
         tracing::warn!("realtime: cannot notify other instances: {e}");
@@ -61,7 +86,7 @@ pub(super) fn notify(conn: &Conn<'_>, origin: &str, change: &Change) {
 pub(super) fn listen(
     config: postgres::Config,
     origin: String,
-    tx: mpsc::Sender<Change>,
+    tx: mpsc::Sender<Published>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
     let spawned = std::thread::Builder::new().name("baas-realtime-listen".into()).spawn(move || {
@@ -98,15 +123,19 @@ pub(super) fn listen(
     }
 }
 
-pub(super) fn parse_notification(payload: &str, origin: &str) -> Option<Change> {
+pub(super) fn parse_notification(payload: &str, origin: &str) -> Option<Published> {
     let v: Value = serde_json::from_str(payload).ok()?;
     if v.get("o")?.as_str()? == origin {
         return None; // this instance's own change, already dispatched locally
     }
-    Some(Change {
+    if let Some(topic) = v.get("t") {
+        let data = v.get("d").cloned().unwrap_or(Value::Null);
+        return Some(Published::Custom { topic: topic.as_str()?.to_owned(), data });
+    }
+    Some(Published::Change(Change {
         collection: v.get("c")?.as_str()?.to_owned(),
         kind: kind_from_name(v.get("k")?.as_str()?)?,
         record: v.get("r")?.as_object()?.clone(),
         by_reference: v.get("ref").is_some(),
-    })
+    }))
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use baas_schema::check::{Context, check_expr};
 use baas_schema::ir::{Action, FieldType};
 use baas_schema::sql::{Dialect, quote};
+use serde_json::Value;
 
 use crate::collection::{Coll, Event, Hook};
 use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Running, Store, Tx};
@@ -261,6 +262,10 @@ impl Store for Engine<'_, '_> {
 
     fn after_commit(&self, f: Box<dyn FnOnce() + Send>) {
         self.txn.conn.after_commit(f);
+    }
+
+    fn publish(&self, topic: &str, data: Value) -> ApiResult<()> {
+        self.txn.app.changes().message(self.txn.conn, topic, &data).map_err(ApiError::internal)
     }
 }
 

@@ -22,6 +22,10 @@ pub enum StartError {
     Runtime(std::io::Error),
     /// `superuser upsert` was given an unusable e-mail or password.
     Superuser(String),
+    /// A scheduled job is declared wrong (its id or expression).
+    Cron(String),
+    /// Start-up work of the crate's own code failed.
+    OnStart(crate::error::ApiError),
 }
 
 impl std::fmt::Display for StartError {
@@ -30,7 +34,8 @@ impl std::fmt::Display for StartError {
             StartError::Database(e) => e.fmt(f),
             StartError::Migrate(e) => e.fmt(f),
             StartError::Schema(e) => write!(f, "the embedded schema is invalid: {e}"),
-            StartError::Storage(why) | StartError::Superuser(why) => f.write_str(why),
+            StartError::Storage(why) | StartError::Superuser(why) | StartError::Cron(why) => f.write_str(why),
+            StartError::OnStart(e) => write!(f, "the on-start work failed: {e}"),
             StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
         }
@@ -44,7 +49,7 @@ impl std::error::Error for StartError {
             StartError::Migrate(e) => Some(e),
             StartError::Schema(e) => Some(e),
             StartError::Listen { source, .. } | StartError::Runtime(source) => Some(source),
-            StartError::Storage(_) | StartError::Superuser(_) => None,
+            StartError::Storage(_) | StartError::Superuser(_) | StartError::Cron(_) | StartError::OnStart(_) => None,
         }
     }
 }

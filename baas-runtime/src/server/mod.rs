@@ -10,17 +10,21 @@ use axum::Router;
 use baas_schema::sql::Dialect;
 use clap::{Parser, Subcommand};
 
+use crate::cron::Crons;
 use crate::db::Db;
 use crate::limits::Deadlines;
 use crate::migrate::MigrateError;
-use crate::state::{AppState, Backend, ChangeSink};
+use crate::request::RequestCx;
+use crate::state::{AppState, ChangeSink};
 use crate::storage::Storage;
-use crate::{migrate, net, realtime};
+use crate::{migrate, net, realtime, records};
 
+mod backend;
 mod error;
 mod router;
 mod superuser;
 
+pub use backend::{Backend, StartHook};
 pub use error::StartError;
 pub use router::router;
 use superuser::upsert_superuser;
@@ -113,7 +117,7 @@ pub fn run(backend: Backend) -> ExitCode {
     }
 }
 
-fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
+fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
     let db = Db::open(&cli.db)?;
     let migrations = match db.dialect() {
         Dialect::Sqlite => backend.sqlite_migrations,
@@ -149,6 +153,7 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
             Ok(())
         }
         Command::Serve { http, storage, limits } => {
+            let crons = Crons::new(std::mem::take(&mut backend.crons)).map_err(StartError::Cron)?;
             let applied = apply(&db)?;
             if !applied.is_empty() {
                 tracing::info!("applied {} migration(s){}", applied.len(), list(&applied));
@@ -161,12 +166,17 @@ fn execute(cli: Cli, backend: Backend) -> Result<(), StartError> {
             let _runtime = rt.enter();
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
+            hub.set_topics(std::mem::take(&mut backend.topics));
             let state = state(db, &backend, storage, Arc::new(hub))?;
+            for work in std::mem::take(&mut backend.on_start) {
+                rt.block_on(work(records::Handle::data(&state, &RequestCx::system()))).map_err(StartError::OnStart)?;
+            }
+            crons.start(&state);
             let deadlines = Deadlines {
                 body: Duration::from_secs(limits.body_timeout),
                 response: Duration::from_secs(limits.response_timeout),
             };
-            let router = router(state, backend.routes, backend.openapi_json, deadlines);
+            let router = router(state, backend.routes.merge(crons.routes()), backend.openapi_json, deadlines);
             let open_files = net::raise_open_files_limit();
             let wanted = usize::try_from(limits.max_connections).unwrap_or(usize::MAX);
             let max_connections = net::connection_cap(wanted, open_files);

@@ -6,7 +6,8 @@
 //! - a comment on an unpublished post is refused (`data.post.code`:
 //!   `validation_post_not_published`);
 //! - `POST /api/posts/{id}/publish` publishes a post as its caller: the posts update rule decides;
-//! - `GET /api/stats/posts-per-tag` counts the posts the caller may list, per tag.
+//! - `GET /api/stats/posts-per-tag` counts the posts the caller may list, per tag;
+//! - the job `purge_unverified` deletes accounts left unverified for a week.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,13 @@ use ::baas_runtime::deps::axum::extract::Path;
 use ::baas_runtime::deps::axum::routing::{get, post};
 use ::baas_runtime::deps::axum::{Json, Router};
 use ::baas_runtime::deps::serde_json::{Value, json};
-use ::baas_runtime::{ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, Tx};
+use ::baas_runtime::deps::time::{Duration, OffsetDateTime};
+use ::baas_runtime::deps::tracing;
+use ::baas_runtime::{ApiResult, AppState, CollectionHooks, Data, Tx};
 
-use crate::generated::comments::Comment;
-use crate::generated::posts::Post;
-use crate::generated::users::User;
+use crate::generated::comments::{Comment, comment};
+use crate::generated::posts::{Post, post};
+use crate::generated::users::{self, User};
 
 /// Implements every collection's hooks; override any default method of
 /// `CollectionHooks`: `before_create`, `after_create`, `after_create_commit`, `before_update`,
@@ -36,20 +39,20 @@ impl CollectionHooks<Comment> for Hooks {
         // more about it than that it is not published.
         let post = tx.system().of::<Post>().find(&comment.post)?;
         if post.is_some_and(|post| !post.published) {
-            return Err(ApiError::invalid("post", "validation_post_not_published", "The post is not published."));
+            return Err(comment::post.invalid("validation_post_not_published", "The post is not published."));
         }
         Ok(())
     }
 
     fn after_create(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
-        tx.system().of::<Post>().patch(&comment.post).add("comment_count", 1.0).save()?;
+        tx.system().of::<Post>().patch(&comment.post).add(post::comment_count, 1).save()?;
         Ok(())
     }
 
     fn after_delete(&self, comment: &Comment, tx: &Tx<'_>) -> ApiResult<()> {
         // When the post itself is being deleted there is nothing left to count.
         if tx.system().of::<Post>().find(&comment.post)?.is_some() {
-            tx.system().of::<Post>().patch(&comment.post).add("comment_count", -1.0).save()?;
+            tx.system().of::<Post>().patch(&comment.post).add(post::comment_count, -1).save()?;
         }
         Ok(())
     }
@@ -57,15 +60,13 @@ impl CollectionHooks<Comment> for Hooks {
 
 /// Routes of your own, served beside the generated API.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/posts/{id}/publish", post(publish))
-        .route("/api/stats/posts-per-tag", get(posts_per_tag))
+    Router::new().route("/api/posts/{id}/publish", post(publish)).route("/api/stats/posts-per-tag", get(posts_per_tag))
 }
 
-/// Publishes a post as the caller: another user's post is not found (404), and without a
-/// token the answer is 401.
-async fn publish(_: Caller, data: Data, Path(id): Path<String>) -> ApiResult<Json<Post>> {
-    let post = data.write(move |tx| tx.of::<Post>().patch(&id).set("published", true).save()).await?;
+/// Publishes a post as the caller, a signed-in user: another user's post is not found (404),
+/// and without a token the answer is 401.
+async fn publish(_: users::Auth, data: Data, Path(id): Path<String>) -> ApiResult<Json<Post>> {
+    let post = data.write(move |tx| tx.of::<Post>().patch(&id).set(post::published, true).save()).await?;
     Ok(Json(post))
 }
 
@@ -77,4 +78,25 @@ async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
         *counts.entry(tag.clone()).or_default() += 1;
     }
     Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
+}
+
+/// Deletes the accounts left unverified a week after signing up (cron `0 3 * * *`, or now
+/// with `POST /api/crons/purge_unverified` as a superuser), one transaction each, through the
+/// data API with system access: their comments go with them (a cascade, whose hooks keep
+/// `comment_count` right). An account that still has posts stays (a post's author is
+/// required); the refusal is logged.
+pub async fn purge_unverified(data: Data) -> ApiResult<()> {
+    let cutoff = ::baas_runtime::time::format(OffsetDateTime::now_utc() - Duration::days(7));
+    let stale = data
+        .read(move |tx| {
+            tx.of::<User>().query().filter("verified = false && created < {:cutoff}").bind("cutoff", cutoff).all()
+        })
+        .await?;
+    for user in stale {
+        let id = user.id.clone();
+        if let Err(e) = data.write(move |tx| tx.of::<User>().delete(&id)).await {
+            tracing::warn!(user = %user.id, "not purged: {e}");
+        }
+    }
+    Ok(())
 }

@@ -4,5 +4,9 @@ mod generated;
 mod hooks;
 
 fn main() -> ::std::process::ExitCode {
-    ::baas_runtime::run(generated::backend(hooks::Hooks).routes(hooks::routes()))
+    ::baas_runtime::run(generated::backend(hooks::Hooks).routes(hooks::routes()).cron(
+        "purge_unverified",
+        "0 3 * * *",
+        hooks::purge_unverified,
+    ))
 }

@@ -33,6 +33,21 @@ impl TypedRecord for Comment {
     const COLLECTION: &'static str = NAME;
 }
 
+/// The fields of `comments`, typed by their values, for patches
+/// (`.set(comment::post, …)`), sorts (`comment::post.desc()`) and field errors
+/// (`comment::post.invalid(code, message)`).
+#[allow(non_upper_case_globals)]
+pub mod comment {
+    use ::baas_runtime::Field;
+    use super::Comment;
+    pub const id: Field<Comment, String> = Field::new("id");
+    pub const post: Field<Comment, String> = Field::new("post");
+    pub const author: Field<Comment, String> = Field::new("author");
+    pub const text: Field<Comment, String> = Field::new("text");
+    pub const created: Field<Comment, String> = Field::new("created");
+    pub const updated: Field<Comment, String> = Field::new("updated");
+}
+
 /// list, view: `post.published = true || post.author = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#"EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN "posts" AS j1 ON j1."id" = "comments"."post" WHERE j1."published" = ?1 OR j1."author" = ?2)"#,

@@ -84,5 +84,8 @@ pub fn backend<H: Hooks>(hooks: H) -> ::baas_runtime::Backend {
             .merge(users::routes())
             .merge(posts::routes())
             .merge(comments::routes()),
+        crons: Vec::new(),
+        on_start: Vec::new(),
+        topics: Vec::new(),
     }
 }

@@ -43,6 +43,26 @@ impl TypedRecord for Post {
     const COLLECTION: &'static str = NAME;
 }
 
+/// The fields of `posts`, typed by their values, for patches
+/// (`.set(post::title, …)`), sorts (`post::title.desc()`) and field errors
+/// (`post::title.invalid(code, message)`).
+#[allow(non_upper_case_globals)]
+pub mod post {
+    use ::baas_runtime::Field;
+    use super::Post;
+    pub const id: Field<Post, String> = Field::new("id");
+    pub const title: Field<Post, String> = Field::new("title");
+    pub const body: Field<Post, String> = Field::new("body");
+    pub const published: Field<Post, bool> = Field::new("published");
+    pub const author: Field<Post, String> = Field::new("author");
+    pub const tags: Field<Post, Vec<String>> = Field::new("tags");
+    pub const views: Field<Post, i64> = Field::new("views");
+    pub const attachment: Field<Post, String> = Field::new("attachment");
+    pub const comment_count: Field<Post, i64> = Field::new("comment_count");
+    pub const created: Field<Post, String> = Field::new("created");
+    pub const updated: Field<Post, String> = Field::new("updated");
+}
+
 /// list, view: `published = true || author = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#""posts"."published" = ?1 OR "posts"."author" = ?2"#,

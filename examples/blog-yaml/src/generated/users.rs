@@ -36,6 +36,26 @@ impl TypedRecord for User {
     const COLLECTION: &'static str = NAME;
 }
 
+/// The caller, signed in as a record of `users` (an axum extractor): 401 without a valid
+/// token, 403 for a caller of another collection.
+pub type Auth = ::baas_runtime::Auth<User>;
+
+/// The fields of `users`, typed by their values, for patches
+/// (`.set(user::email, …)`), sorts (`user::email.desc()`) and field errors
+/// (`user::email.invalid(code, message)`).
+#[allow(non_upper_case_globals)]
+pub mod user {
+    use ::baas_runtime::Field;
+    use super::User;
+    pub const id: Field<User, String> = Field::new("id");
+    pub const email: Field<User, String> = Field::new("email");
+    pub const email_visibility: Field<User, bool> = Field::new("emailVisibility");
+    pub const verified: Field<User, bool> = Field::new("verified");
+    pub const name: Field<User, String> = Field::new("name");
+    pub const created: Field<User, String> = Field::new("created");
+    pub const updated: Field<User, String> = Field::new("updated");
+}
+
 /// list, view, update, delete: `id = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#""users"."id" = ?1"#,
