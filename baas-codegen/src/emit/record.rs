@@ -20,6 +20,7 @@ pub fn record(c: &Collection) -> TokenStream {
         ];
         quote! {
             #(#[doc = #docs])*
+            #[allow(dead_code)]
             pub type Auth = ::baas_runtime::Auth<#ty>;
         }
     });
@@ -67,7 +68,7 @@ pub fn field_constants(c: &Collection) -> TokenStream {
     });
     quote! {
         #(#[doc = #docs])*
-        #[allow(non_upper_case_globals)]
+        #[allow(non_upper_case_globals, dead_code)]
         pub mod #module {
             use ::baas_runtime::Field;
 

@@ -409,6 +409,15 @@ mod tests {
         fn delete(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<()> {
             unreachable!()
         }
+        fn count_by(
+            &self,
+            _: crate::data::Access,
+            _: &str,
+            _: &crate::data::QuerySpec,
+            _: &str,
+        ) -> ApiResult<Vec<(String, u64)>> {
+            unreachable!()
+        }
         fn after_commit(&self, _: Box<dyn FnOnce() + Send>) {}
         fn publish(&self, _: &str, _: serde_json::Value) -> ApiResult<()> {
             unreachable!()

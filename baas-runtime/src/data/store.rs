@@ -56,6 +56,16 @@ pub trait Store {
     /// Deletes record `id`, with its cascades.
     fn delete(&self, access: Access, collection: &str, id: &str) -> ApiResult<()>;
 
+    /// How many of the records `query` selects hold each value of the multi-valued field
+    /// `field`, by value.
+    fn count_by(
+        &self,
+        access: Access,
+        collection: &str,
+        query: &QuerySpec,
+        field: &str,
+    ) -> ApiResult<Vec<(String, u64)>>;
+
     /// Runs `f` once the transaction has committed (never when it rolls back).
     fn after_commit(&self, f: Box<dyn FnOnce() + Send>);
 

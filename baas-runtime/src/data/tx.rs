@@ -199,6 +199,17 @@ impl<R: TypedRecord> Query<'_, R> {
         records.first().map(R::from_record).transpose()
     }
 
+    /// How many of the records the query selects hold each value of the multi-valued `field`
+    /// (select, relation or file names), in the order of the values; counted in the database,
+    /// with the collection's list rule as for [`Query::all`].
+    ///
+    /// ```ignore
+    /// let per_tag: Vec<(String, u64)> = tx.of::<Post>().query().count_by(post::tags)?;
+    /// ```
+    pub fn count_by(&self, field: Field<R, Vec<String>>) -> ApiResult<Vec<(String, u64)>> {
+        self.tx.store.count_by(self.tx.access, R::COLLECTION, &self.spec, field.name())
+    }
+
     /// How many records the query selects (limit and offset aside).
     pub fn count(&self) -> ApiResult<u64> {
         self.tx.store.count(self.tx.access, R::COLLECTION, &self.spec)

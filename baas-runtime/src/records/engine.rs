@@ -239,6 +239,37 @@ impl Store for Engine<'_, '_> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    fn count_by(
+        &self,
+        access: Access,
+        collection: &str,
+        spec: &QuerySpec,
+        field: &str,
+    ) -> ApiResult<Vec<(String, u64)>> {
+        let coll = self.collection(collection)?;
+        let shown = coll.ir.field(field).filter(|f| access == Access::System || !f.hidden);
+        let Some(f) = shown.filter(|f| f.ty.is_multiple()) else {
+            return Err(ApiError::internal(format!("{collection}.{field} is not a multi-valued field to count by")));
+        };
+        let (where_sql, binds) = self.selection(&coll, self.req(access), spec)?;
+        let (table, column) = (quote(&coll.ir.name), quote(&f.name));
+        let items = match self.txn.conn.dialect() {
+            Dialect::Sqlite => format!("json_each({table}.{column}) AS item"),
+            Dialect::Postgres => format!("jsonb_array_elements_text({table}.{column}) AS item(value)"),
+        };
+        let sql = format!(
+            "SELECT item.value, COUNT(*) FROM {table}, {items} WHERE {where_sql} GROUP BY item.value ORDER BY item.value"
+        );
+        let rows = self.txn.conn.query(&sql, &binds)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let value = row.first().and_then(SqlValue::as_str).unwrap_or_default().to_owned();
+                (value, row.get(1).and_then(SqlValue::as_i64).and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+            })
+            .collect())
+    }
+
     fn create(&self, access: Access, collection: &str, body: Record) -> ApiResult<Record> {
         let coll = self.collection(collection)?;
         let req = self.req(access).with_body(Some(body));

@@ -3,8 +3,6 @@
 //! logic"): `comment_count` kept by the comment hooks, no comments on drafts, a publish route
 //! and per-tag statistics, a job purging unverified accounts, through the data API only.
 
-use std::collections::BTreeMap;
-
 use baas_runtime::deps::axum::extract::Path;
 use baas_runtime::deps::axum::routing::{get, post};
 use baas_runtime::deps::axum::{Json, Router};
@@ -59,11 +57,7 @@ async fn publish(_: users::Auth, data: Data, Path(id): Path<String>) -> ApiResul
 
 /// `[{"tag": "news", "posts": 2}, …]` over the posts the caller may list.
 async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
-    let posts = data.read(|tx| tx.of::<Post>().query().all()).await?;
-    let mut counts = BTreeMap::<String, u64>::new();
-    for tag in posts.iter().flat_map(|post| &post.tags) {
-        *counts.entry(tag.clone()).or_default() += 1;
-    }
+    let counts = data.read(|tx| tx.of::<Post>().query().count_by(post::tags)).await?;
     Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
 }
 

@@ -1,7 +1,5 @@
 //! The blog backend, described with derive macros: the same API as `schemas/blog.yaml`.
 
-use std::collections::BTreeMap;
-
 use baas_runtime::deps::axum::extract::Path;
 use baas_runtime::deps::axum::routing::{get, post};
 use baas_runtime::deps::axum::{Json, Router};
@@ -109,11 +107,7 @@ async fn publish(_: Auth<blog::User>, data: Data, Path(id): Path<String>) -> Api
 
 /// `[{"tag": "news", "posts": 2}, …]` over the posts the caller may list.
 async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
-    let posts = data.read(|tx| tx.of::<blog::Post>().query().all()).await?;
-    let mut counts = BTreeMap::<String, u64>::new();
-    for tag in posts.iter().flat_map(|post| &post.tags) {
-        *counts.entry(tag.clone()).or_default() += 1;
-    }
+    let counts = data.read(|tx| tx.of::<blog::Post>().query().count_by(blog::post::tags)).await?;
     Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
 }
 

@@ -9,8 +9,6 @@
 //! - `GET /api/stats/posts-per-tag` counts the posts the caller may list, per tag;
 //! - the job `purge_unverified` deletes accounts left unverified for a week.
 
-use std::collections::BTreeMap;
-
 use ::baas_runtime::deps::axum::extract::Path;
 use ::baas_runtime::deps::axum::routing::{get, post};
 use ::baas_runtime::deps::axum::{Json, Router};
@@ -72,11 +70,7 @@ async fn publish(_: users::Auth, data: Data, Path(id): Path<String>) -> ApiResul
 
 /// `[{"tag": "news", "posts": 2}, …]` over the posts the caller may list.
 async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
-    let posts = data.read(|tx| tx.of::<Post>().query().all()).await?;
-    let mut counts = BTreeMap::<String, u64>::new();
-    for tag in posts.iter().flat_map(|post| &post.tags) {
-        *counts.entry(tag.clone()).or_default() += 1;
-    }
+    let counts = data.read(|tx| tx.of::<Post>().query().count_by(post::tags)).await?;
     Ok(Json(counts.into_iter().map(|(tag, posts)| json!({"tag": tag, "posts": posts})).collect()))
 }
 

@@ -36,7 +36,7 @@ impl TypedRecord for Comment {
 /// The fields of `comments`, typed by their values, for patches
 /// (`.set(comment::post, …)`), sorts (`comment::post.desc()`) and field errors
 /// (`comment::post.invalid(code, message)`).
-#[allow(non_upper_case_globals)]
+#[allow(non_upper_case_globals, dead_code)]
 pub mod comment {
     use ::baas_runtime::Field;
     use super::Comment;

@@ -46,7 +46,7 @@ impl TypedRecord for Post {
 /// The fields of `posts`, typed by their values, for patches
 /// (`.set(post::title, …)`), sorts (`post::title.desc()`) and field errors
 /// (`post::title.invalid(code, message)`).
-#[allow(non_upper_case_globals)]
+#[allow(non_upper_case_globals, dead_code)]
 pub mod post {
     use ::baas_runtime::Field;
     use super::Post;

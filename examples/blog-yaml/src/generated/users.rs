@@ -38,12 +38,13 @@ impl TypedRecord for User {
 
 /// The caller, signed in as a record of `users` (an axum extractor): 401 without a valid
 /// token, 403 for a caller of another collection.
+#[allow(dead_code)]
 pub type Auth = ::baas_runtime::Auth<User>;
 
 /// The fields of `users`, typed by their values, for patches
 /// (`.set(user::email, …)`), sorts (`user::email.desc()`) and field errors
 /// (`user::email.invalid(code, message)`).
-#[allow(non_upper_case_globals)]
+#[allow(non_upper_case_globals, dead_code)]
 pub mod user {
     use ::baas_runtime::Field;
     use super::User;
