@@ -58,6 +58,11 @@ impl CollectionHooks<Post> for Hooks {
     fn on_read(&self, post: &mut Post, _cx: &HookContext<'_>) {
         post.views += 1000;
     }
+
+    fn computed(&self, post: &Post, _cx: &HookContext<'_>) -> Value {
+        // a stored field's name is ignored
+        json!({"title_length": post.title.len(), "title": "computed"})
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -192,6 +197,10 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     // A hook that is not the default runs on every read, lists and views alike (the adapter
     // skips only hooks whose default it saw run: users and comments here).
     assert_eq!(list["items"][0]["views"], 1000, "{list}");
+    // computed fields sit beside the stored ones, never over them, and `fields=` selects them
+    assert_eq!((&list["items"][0]["title_length"], &list["items"][0]["title"]), (&json!(5), &json!("QUIET")), "{list}");
+    let (_, picked) = call("GET", &url("/api/collections/posts/records?fields=id,title_length"), Some(&token), None);
+    assert_eq!(picked["items"][0], json!({"id": created["id"], "title_length": 5}), "{picked}");
     for _ in 0..3 {
         let (status, viewed) = call(
             "GET",

@@ -13,6 +13,8 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use crate::data::{Data, HookContext, Record, Tx, TypedRecord};
 use crate::error::ApiResult;
 
@@ -113,6 +115,16 @@ pub trait CollectionHooks<R: TypedRecord>: Send + Sync + 'static {
         let _ = (record, cx);
         HookDefaults::ran_default(R::COLLECTION, Hook::OnRead);
     }
+
+    /// Fields computed for each record a list or view returns (and each realtime event and
+    /// data API read), beside its stored fields: a JSON object such as
+    /// `json!({"reading_minutes": post.body.len() / 1200})`. A name a stored field has is
+    /// ignored; `fields=` selects computed fields like the others.
+    fn computed(&self, record: &R, cx: &HookContext<'_>) -> Value {
+        let _ = (record, cx);
+        HookDefaults::ran_default(R::COLLECTION, Hook::Computed);
+        Value::Null
+    }
 }
 
 /// Record hooks over JSON records: what the runtime calls. [`Typed`] adapts a collection's
@@ -162,6 +174,7 @@ pub enum Hook {
     AfterDelete,
     AfterDeleteCommit,
     OnRead,
+    Computed,
 }
 
 std::thread_local! {
@@ -176,7 +189,7 @@ std::thread_local! {
 /// round trip per record read or written (about a third of a list page's CPU time, measured in
 /// bench/RESULTS.md).
 #[derive(Debug, Default)]
-pub struct HookDefaults([std::sync::atomic::AtomicU8; 10]);
+pub struct HookDefaults([std::sync::atomic::AtomicU8; 11]);
 
 impl HookDefaults {
     const UNKNOWN: u8 = 0;
@@ -319,6 +332,16 @@ impl<R: TypedRecord, H: CollectionHooks<R>> RecordHooks for Typed<R, H> {
         if let Ok(Some(typed)) = read {
             let _ = typed.write_to(record);
         }
+        if self.defaults.skips(Hook::Computed) {
+            return;
+        }
+        let Ok(typed) = R::from_record(record) else { return };
+        let (computed, _) = self.defaults.run(R::COLLECTION, Hook::Computed, || self.hooks.computed(&typed, cx));
+        if let Value::Object(fields) = computed {
+            for (name, value) in fields {
+                record.entry(name).or_insert(value);
+            }
+        }
     }
 }
 
@@ -419,7 +442,7 @@ mod tests {
             unreachable!()
         }
         fn after_commit(&self, _: Box<dyn FnOnce() + Send>) {}
-        fn publish(&self, _: &str, _: serde_json::Value) -> ApiResult<()> {
+        fn publish(&self, _: &str, _: Value) -> ApiResult<()> {
             unreachable!()
         }
     }
@@ -443,7 +466,7 @@ mod tests {
         let mut record: Record = serde_json::from_str(r#"{"id": "n1", "title": "hi", "secret": 1}"#).unwrap();
         hooks.before_create(&mut record, &tx).unwrap();
         assert_eq!(
-            serde_json::Value::Object(record.clone()),
+            Value::Object(record.clone()),
             serde_json::json!({"id": "n1", "title": "HI", "secret": 1})
         );
         let mut untitled = Record::new();

@@ -24,7 +24,7 @@ use crate::generated::users::{self, User};
 /// Implements every collection's hooks; override any default method of
 /// `CollectionHooks`: `before_create`, `after_create`, `after_create_commit`, `before_update`,
 /// `after_update`, `after_update_commit`, `before_delete`, `after_delete`,
-/// `after_delete_commit`, `on_read`.
+/// `after_delete_commit`, `on_read`, `computed`.
 pub struct Hooks;
 
 impl CollectionHooks<User> for Hooks {}
