@@ -17,11 +17,13 @@ use baas_runtime::deps::axum::http::StatusCode;
 use baas_runtime::deps::axum::routing::{get, post};
 use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::{Value, json};
-use baas_runtime::{ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, HookContext, Superuser, Tx};
+use baas_runtime::{
+    ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, Event, HookContext, Superuser, Tx, WriteRequest,
+};
 use std::io::Write;
 
 use crate::generated::comments::Comment;
-use crate::generated::posts::Post;
+use crate::generated::posts::{Post, post};
 use crate::generated::users::User;
 
 pub struct Hooks;
@@ -45,6 +47,22 @@ impl CollectionHooks<Comment> for Hooks {
 }
 
 impl CollectionHooks<Post> for Hooks {
+    async fn on_request(&self, request: &mut WriteRequest<'_>) -> ApiResult<()> {
+        // outside any transaction: a call out would go here (an await is one)
+        std::future::ready(()).await;
+        match request.event {
+            Event::Create if request.body.get("title") == Some(&json!("needs review")) => {
+                Err(post::title.invalid("validation_needs_review", "This title needs a review."))
+            }
+            Event::Create if !request.body.contains_key("subtitle") => {
+                request.body.insert("subtitle".into(), json!("from the request hook"));
+                Ok(())
+            }
+            Event::Delete if request.context.query.contains_key("keep") => Err(ApiError::forbidden("Kept.")),
+            _ => Ok(()),
+        }
+    }
+
     fn before_create(&self, post: &mut Post, _tx: &Tx<'_>) -> ApiResult<()> {
         if post.title == "forbidden" {
             return Err(ApiError::bad_request("No forbidden posts."));
@@ -187,6 +205,32 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["title"], "QUIET");
     assert_eq!(created["subtitle"], "s (checked)");
+
+    // The request hook runs before the transaction and before_create: it filled the subtitle
+    // the request left out, or refuses at the field; a refusal in a batch fails it whole.
+    let bare = json!({"title": "bare", "author": user["id"]});
+    let (status, created_bare) = call("POST", &url("/api/collections/posts/records"), Some(&token), Some(bare));
+    assert_eq!((status, &created_bare["subtitle"]), (200, &json!("from the request hook (checked)")), "{created_bare}");
+    let review = json!({"title": "needs review", "author": user["id"]});
+    let (status, body) = call("POST", &url("/api/collections/posts/records"), Some(&token), Some(review.clone()));
+    assert_eq!((status, &body["message"]), (400, &json!("Failed to create record.")), "{body}");
+    assert_eq!(body["data"]["title"]["code"], "validation_needs_review", "{body}");
+    let batch = json!({"requests": [
+        {"method": "POST", "url": "/api/collections/posts/records", "body": {"title": "fine", "author": user["id"]}},
+        {"method": "POST", "url": "/api/collections/posts/records", "body": review},
+    ]});
+    let (status, body) = call("POST", &url("/api/batch"), Some(&token), Some(batch));
+    assert_eq!(
+        (status, &body["data"]["requests"]["1"]["response"]["data"]["title"]["code"]),
+        (400, &json!("validation_needs_review")),
+        "{body}"
+    );
+    let bare_id = created_bare["id"].as_str().unwrap();
+    let (status, body) =
+        call("DELETE", &url(&format!("/api/collections/posts/records/{bare_id}?keep=1")), Some(&token), None);
+    assert_eq!((status, &body["message"]), (403, &json!("Kept.")), "{body}");
+    let (status, _) = call("DELETE", &url(&format!("/api/collections/posts/records/{bare_id}")), Some(&token), None);
+    assert_eq!(status, 204);
 
     let refused = json!({"title": "forbidden", "author": user["id"]});
     let (status, body) = call("POST", &url("/api/collections/posts/records"), Some(&token), Some(refused));

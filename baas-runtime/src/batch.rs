@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::collection::{Event, Hook};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::files::{self, Upload};
 use crate::records::Txn;
@@ -46,6 +47,7 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
         }})));
     }
     let mut items: Vec<Result<Item, ApiError>> = requests.iter().map(parse_item).collect();
+    requested(&app, &req, &mut items).await?;
     let written = store_uploads(&app, &mut items, &req.uploads).await?;
     let results = records::write(&app, written, move |txn| {
         let mut out = Vec::new();
@@ -59,6 +61,50 @@ pub async fn batch(State(app): State<AppState>, req: RequestCx) -> ApiResult<Jso
     })
     .await?;
     Ok(Json(Value::Array(results)))
+}
+
+/// Runs each item's `on_request` hook, before the transaction: what a hook changes in an
+/// item's body is what the item writes; the first refusal fails the batch as that item.
+async fn requested(app: &AppState, outer: &RequestCx, items: &mut [Result<Item, ApiError>]) -> ApiResult<()> {
+    for (i, item) in items.iter_mut().enumerate() {
+        let Ok(item) = item else { continue };
+        let Some(coll) = app.collection(&item.collection) else { continue };
+        if !coll.hooks.runs(Hook::OnRequest) {
+            continue;
+        }
+        let named = item.id.clone().or_else(|| item.body.get("id").and_then(Value::as_str).map(str::to_owned));
+        let event = match (item.method.as_str(), &named) {
+            ("PATCH", _) => Event::Update,
+            ("DELETE", _) => Event::Delete,
+            ("PUT", Some(id)) => {
+                let (c, id) = (coll.clone(), id.clone());
+                let exists = app.db().read(move |conn| records::exists(conn, &c, &id).map_err(ApiError::from)).await?;
+                if exists { Event::Update } else { Event::Create }
+            }
+            _ => Event::Create,
+        };
+        let mut req = RequestCx {
+            auth: outer.auth.clone(),
+            query: item.query.clone(),
+            headers: item_headers(outer, item),
+            method: item.method.clone(),
+            body: Some(std::mem::take(&mut item.body)),
+            uploads: Vec::new(),
+            now: outer.now,
+            system: outer.system,
+        };
+        let result = records::requested(&coll, event, named.as_deref(), &mut req).await;
+        item.body = req.body.take().unwrap_or_default();
+        result.map_err(|e| item_failed(i, &e))?;
+    }
+    Ok(())
+}
+
+/// The headers an item is sent with: the batch's, with the item's own over them.
+fn item_headers(outer: &RequestCx, item: &Item) -> HashMap<String, String> {
+    let mut headers = outer.headers.clone();
+    headers.extend(item.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+    headers
 }
 
 /// Hands each item its file parts and stores them before the transaction (see `files`). A
@@ -148,12 +194,10 @@ fn run(txn: &Txn<'_, '_>, outer: &RequestCx, item: Item) -> ApiResult<Value> {
         .app
         .collection(&item.collection)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE))?;
-    let mut headers = outer.headers.clone();
-    headers.extend(item.headers);
     let req = RequestCx {
         auth: outer.auth.clone(),
+        headers: item_headers(outer, &item),
         query: item.query,
-        headers,
         method: item.method.clone(),
         body: Some(item.body),
         uploads: item.uploads,

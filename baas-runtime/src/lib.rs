@@ -42,7 +42,9 @@ pub mod value;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use baas_schema as schema;
-pub use collection::{CollectionHooks, CollectionSpec, CompiledRule, Hook, HookDefaults, RecordHooks, RuleSet};
+pub use collection::{
+    CollectionHooks, CollectionSpec, CompiledRule, Event, Hook, HookDefaults, RecordHooks, RuleSet, WriteRequest,
+};
 pub use data::{Data, Field, HookContext, Record, Tx, TypedRecord};
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use migrate::Migration;

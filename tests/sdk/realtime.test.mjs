@@ -116,6 +116,9 @@ describe('realtime', () => {
         // (the examples refuse comments on unpublished posts: the draft gets its comment first)
         const onDraft = await B.pb.collection('comments').create({ post: later.id, author: B.id, text: title('on the draft') });
         const onOpen = await B.pb.collection('comments').create({ post: open.id, author: B.id, text: title('on the open post') });
+        // a rule that reads another row is judged when the event goes out, against that row
+        // then (as PocketBase does): the creates are out before the post is unpublished
+        for (const s of [a, b, n]) await waitForEvent(s.events, (e) => e.record.text === title('on the open post'), 'create');
         await posts.update(later.id, { published: false });
         await B.pb.collection('comments').update(onDraft.id, { text: title('edited on the draft') });
         await B.pb.collection('comments').update(onOpen.id, { text: title('edited on the open post') });

@@ -47,9 +47,10 @@ pub fn hooks_rs(schema: &CheckedSchema) -> TokenStream {
         #(#imports)*
 
         /// Implements every collection's hooks; override any default method of
-        /// `CollectionHooks`: `before_create`, `after_create`, `after_create_commit`,
-        /// `before_update`, `after_update`, `after_update_commit`, `before_delete`,
-        /// `after_delete`, `after_delete_commit`, `on_read`, `computed` (README, "Custom logic").
+        /// `CollectionHooks`: `on_request`, `before_create`, `after_create`,
+        /// `after_create_commit`, `before_update`, `after_update`, `after_update_commit`,
+        /// `before_delete`, `after_delete`, `after_delete_commit`, `on_read`, `computed`
+        /// (README, "Custom logic").
         pub struct Hooks;
 
         #(#impls)*

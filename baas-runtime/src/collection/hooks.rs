@@ -29,11 +29,31 @@ pub enum Event {
     Delete,
 }
 
+/// A write requested over HTTP (`/api/batch` included), as [`CollectionHooks::on_request`]
+/// sees it before any transaction.
+pub struct WriteRequest<'r> {
+    /// What is asked: an upsert (`PUT` in a batch) is a create or an update as the record
+    /// exists when the hook runs.
+    pub event: Event,
+    /// The record's id, for an update or a delete (and a create that names one).
+    pub id: Option<&'r str>,
+    /// The fields as sent (JSON, or a multipart body's text parts; files apart): the hook may
+    /// change them, and they are validated afterwards as if sent so.
+    pub body: &'r mut Record,
+    /// The caller and the request.
+    pub context: HookContext<'r>,
+}
+
+/// The future [`RecordHooks::on_request`] returns.
+pub type Requested<'a> = Pin<Box<dyn Future<Output = ApiResult<()>> + Send + 'a>>;
+
 /// The hooks of the collection whose records are `R`, implemented in `src/hooks.rs`
 /// (`impl CollectionHooks<Post> for Hooks {}`). Every method has a default that does nothing;
 /// override what you need. A hook left at its default costs nothing: records are not converted
 /// for it (see [`HookDefaults`]).
 ///
+/// `on_request` runs first, for writes over HTTP only, before any transaction: the place for
+/// calls out that decide whether a write may happen.
 /// `before_*`/`after_*` run in the write's transaction, for writes over HTTP, from custom code
 /// and from cascades alike (a cascade's hooks get a [`Tx::system`] handle); what they write
 /// with `tx` commits or rolls back with the triggering write. `after_*_commit` run after the
@@ -44,6 +64,16 @@ pub enum Event {
     note = "add `impl baas_runtime::CollectionHooks<{R}> for {Self} {{}}` to src/hooks.rs (every method has a default)"
 )]
 pub trait CollectionHooks<R: TypedRecord>: Send + Sync + 'static {
+    /// Before a create, update or delete asked over HTTP (`/api/batch` included), outside any
+    /// transaction, so it may call out over the network: it may change the fields sent
+    /// (`request.body`), or refuse the write with an error (a batch then fails whole, before
+    /// anything is written). Writes from custom code and cascades do not pass here.
+    fn on_request<'a>(&'a self, request: &'a mut WriteRequest<'_>) -> impl Future<Output = ApiResult<()>> + Send + 'a {
+        let _ = request;
+        HookDefaults::ran_default(R::COLLECTION, Hook::OnRequest);
+        std::future::ready(Ok(()))
+    }
+
     /// Before a record is inserted; changes to `record` are validated again. An error aborts
     /// the create.
     fn before_create(&self, record: &mut R, tx: &Tx<'_>) -> ApiResult<()> {
@@ -134,6 +164,10 @@ pub trait RecordHooks: Send + Sync + 'static {
     fn runs(&self, _hook: Hook) -> bool {
         true
     }
+    /// Before a write asked over HTTP, outside any transaction.
+    fn on_request<'a>(&'a self, _request: &'a mut WriteRequest<'_>) -> Requested<'a> {
+        Box::pin(std::future::ready(Ok(())))
+    }
     fn before_create(&self, _record: &mut Record, _tx: &Tx<'_>) -> ApiResult<()> {
         Ok(())
     }
@@ -175,6 +209,7 @@ pub enum Hook {
     AfterDeleteCommit,
     OnRead,
     Computed,
+    OnRequest,
 }
 
 std::thread_local! {
@@ -189,7 +224,7 @@ std::thread_local! {
 /// round trip per record read or written (about a third of a list page's CPU time, measured in
 /// bench/RESULTS.md).
 #[derive(Debug, Default)]
-pub struct HookDefaults([std::sync::atomic::AtomicU8; 11]);
+pub struct HookDefaults([std::sync::atomic::AtomicU8; 12]);
 
 impl HookDefaults {
     const UNKNOWN: u8 = 0;
@@ -268,6 +303,15 @@ impl<R: TypedRecord, H: CollectionHooks<R>> Typed<R, H> {
 impl<R: TypedRecord, H: CollectionHooks<R>> RecordHooks for Typed<R, H> {
     fn runs(&self, hook: Hook) -> bool {
         !self.defaults.skips(hook)
+    }
+
+    fn on_request<'a>(&'a self, request: &'a mut WriteRequest<'_>) -> Requested<'a> {
+        if self.defaults.skips(Hook::OnRequest) {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        // the hook's body up to its first await runs here, so that a default is learned now
+        let (work, _) = self.defaults.run(R::COLLECTION, Hook::OnRequest, || self.hooks.on_request(request));
+        Box::pin(work)
     }
 
     fn before_create(&self, record: &mut Record, tx: &Tx<'_>) -> ApiResult<()> {
@@ -465,10 +509,7 @@ mod tests {
         let hooks = Typed::<Note, _>::new(Arc::new(Shout));
         let mut record: Record = serde_json::from_str(r#"{"id": "n1", "title": "hi", "secret": 1}"#).unwrap();
         hooks.before_create(&mut record, &tx).unwrap();
-        assert_eq!(
-            Value::Object(record.clone()),
-            serde_json::json!({"id": "n1", "title": "HI", "secret": 1})
-        );
+        assert_eq!(Value::Object(record.clone()), serde_json::json!({"id": "n1", "title": "HI", "secret": 1}));
         let mut untitled = Record::new();
         assert_eq!(hooks.before_create(&mut untitled, &tx).unwrap_err().message, "No title.");
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use baas_schema::ir::Collection;
 
 pub use crate::data::{HookContext, Record, TypedRecord};
-pub use hooks::{CollectionHooks, Committed, Event, Hook, HookDefaults, NoHooks, RecordHooks, Typed};
+pub use hooks::{
+    CollectionHooks, Committed, Event, Hook, HookDefaults, NoHooks, RecordHooks, Requested, Typed, WriteRequest,
+};
 pub use rules::{Bind, CompiledRule, Filter, Rule, RuleSet, Rules, Source, SqlTy};
 
 /// One collection as generated code describes it.

@@ -10,10 +10,10 @@ use baas_schema::ir::{Action, FieldType};
 use baas_schema::sql::{Dialect, quote};
 use serde_json::Value;
 
-use crate::collection::{Coll, Event, Hook};
+use crate::collection::{Coll, Event, Hook, WriteRequest};
 use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Running, Store, Tx};
 use crate::db::{Conn, SqlValue, placeholder};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, msg};
 use crate::files::{self, Trash};
 use crate::input::{self, Mode, Writer};
 use crate::query;
@@ -349,6 +349,30 @@ pub(crate) fn committed(
         txn.conn.after_commit(move || app.spawn(work));
     }
     Ok(())
+}
+
+/// Runs `coll`'s `on_request` hook for a write asked over HTTP, before any transaction, on
+/// `req`'s body (which the hook may change). A validation error is worded as the write it
+/// stopped.
+pub async fn requested(coll: &Coll, event: Event, id: Option<&str>, req: &mut RequestCx) -> ApiResult<()> {
+    if !coll.hooks.runs(Hook::OnRequest) {
+        return Ok(());
+    }
+    let sent = req.body.take();
+    let had_body = sent.is_some();
+    let mut body = sent.unwrap_or_default();
+    let result = {
+        let mut request = WriteRequest { event, id, body: &mut body, context: req.hook_context() };
+        coll.hooks.on_request(&mut request).await
+    };
+    if had_body || !body.is_empty() {
+        req.body = Some(body);
+    }
+    result.map_err(|e| match event {
+        Event::Create => e.stopped(msg::CREATE_FAILED),
+        Event::Update => e.stopped(msg::UPDATE_FAILED),
+        Event::Delete => e,
+    })
 }
 
 /// Runs a `before_*` `hook` of `coll` (`edit`) on `record`, unless it is known to be a default:

@@ -20,7 +20,7 @@ pub use access::resolve_binds;
 pub(crate) use access::*;
 pub use create::*;
 pub use delete::*;
-pub use engine::{Engine, Handle, Txn, write};
+pub use engine::{Engine, Handle, Txn, requested, write};
 pub(crate) use engine::{before_hook, committed, hook_tx};
 pub use list::*;
 pub use routes::routes;

@@ -22,8 +22,8 @@ use crate::generated::posts::{Post, post};
 use crate::generated::users::{self, User};
 
 /// Implements every collection's hooks; override any default method of
-/// `CollectionHooks`: `before_create`, `after_create`, `after_create_commit`, `before_update`,
-/// `after_update`, `after_update_commit`, `before_delete`, `after_delete`,
+/// `CollectionHooks`: `on_request`, `before_create`, `after_create`, `after_create_commit`,
+/// `before_update`, `after_update`, `after_update_commit`, `before_delete`, `after_delete`,
 /// `after_delete_commit`, `on_read`, `computed`.
 pub struct Hooks;
 
