@@ -101,7 +101,7 @@ pub fn generate_from(
     add("src/generated/mod.rs", emit::file(&header, backend), Owner::Generated);
     for c in &schema.schema.collections {
         let path = format!("src/generated/{}.rs", names::module_ident(&c.name));
-        add(&path, emit::file(&header, emit::collection_module(schema, c)), Owner::Generated);
+        add(&path, emit::file(&header, emit::collection_module(schema, c, &emit::Layout::Files)), Owner::Generated);
     }
     add("src/generated/schema.json", schema_json(schema), Owner::Generated);
     add("src/generated/openapi.json", openapi::document(schema, &options.name), Owner::Generated);

@@ -41,6 +41,7 @@ pub mod value;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub use baas_filter::checked_filter;
 pub use baas_schema as schema;
 pub use collection::{
     CollectionHooks, CollectionSpec, CompiledRule, Event, Hook, HookDefaults, RecordHooks, RuleSet, WriteRequest,

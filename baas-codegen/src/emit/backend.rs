@@ -34,7 +34,7 @@ pub fn generated_mod(schema: &CheckedSchema, migrations: &[String], layout: &Lay
         match layout {
             Layout::Files => quote! { #[doc = #doc] pub mod #m; },
             Layout::Inline { .. } => {
-                let body = collection_module(schema, c);
+                let body = collection_module(schema, c, layout);
                 quote! { #[doc = #doc] pub mod #m { #body } }
             }
         }

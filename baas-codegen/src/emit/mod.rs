@@ -4,6 +4,7 @@
 //! malformed token stream fails inside the generator, not in the user's build.
 
 pub mod backend;
+pub mod filter;
 pub mod hooks;
 pub mod record;
 pub mod routes;
@@ -98,7 +99,7 @@ pub(crate) fn upper_ident(name: &str) -> Ident {
 
 /// `src/generated/<collection>.rs`: the collection's name and id, its record type, its rules
 /// as static data and its routes.
-pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream {
+pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout<'_>) -> TokenStream {
     let (name, id) = (&c.name, &c.id);
     let rules = rules::rules(schema, c);
     let mut collection_names = rules.names.clone();
@@ -106,6 +107,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
     let collection_names = collection_names.iter().map(|n| format_ident!("{n}"));
     let record = record::record(c);
     let fields = record::field_constants(c);
+    let filter = filter::filter_macro(c, layout);
     let rule_items = rules.items;
     let routes = routes::routes();
     let value = record::typed_fields(c)
@@ -126,6 +128,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection) -> TokenStream 
 
         #record
         #fields
+        #filter
         #rule_items
         #routes
     }

@@ -9,12 +9,14 @@
 //! realtime events and file cleanup.
 
 mod field;
+mod filter;
 mod handle;
 mod record;
 mod store;
 mod tx;
 
 pub use field::{Field, Number, Order, SortOf};
+pub use filter::{CheckedFilter, FilterOf, bind};
 pub use handle::{Data, Database, Job, Running};
 pub use record::{HookContext, Record, TypedRecord};
 pub use store::{Access, QuerySpec, Store};

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-use super::{Access, Field, HookContext, Number, QuerySpec, SortOf, Store, TypedRecord};
+use super::{Access, Field, FilterOf, HookContext, Number, QuerySpec, SortOf, Store, TypedRecord};
 
 /// One transaction: reads and writes that commit or roll back together. It acts as the caller
 /// (the collections' rules apply exactly as over HTTP); [`Tx::system`] gives the same
@@ -108,7 +108,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// let drafts: Vec<Post> = tx.of::<Post>().query().filter("published = false").sort(post::created.desc()).limit(10).all()?;
     /// ```
     pub fn query(&self) -> Query<'a, R> {
-        Query { tx: self.tx, spec: QuerySpec::default(), record: PhantomData }
+        Query { tx: self.tx, spec: QuerySpec::default(), error: None, record: PhantomData }
     }
 
     /// Creates `record` (an empty `id` gets a new one) through the create pipeline:
@@ -149,14 +149,26 @@ impl<'a, R: TypedRecord> Table<'a, R> {
 pub struct Query<'a, R> {
     tx: Tx<'a>,
     spec: QuerySpec,
+    /// A mistake in building the query, reported when it runs.
+    error: Option<String>,
     record: PhantomData<fn() -> R>,
 }
 
 impl<R: TypedRecord> Query<'_, R> {
-    /// Only records matching `filter`, in the rule language; `{:name}` placeholders take
-    /// their values from [`Query::bind`].
-    pub fn filter(mut self, filter: &str) -> Self {
-        self.spec.filter = Some(filter.to_owned());
+    /// Only records matching `filter`: the collection's `filter!` (checked when the crate
+    /// compiled, its placeholders' values with it), or text in the rule language, checked when
+    /// the query runs, whose `{:name}` placeholders take their values from [`Query::bind`].
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().query().filter(posts::filter!("author = {:me}", me = id)).all()?;
+    /// ```
+    pub fn filter(mut self, filter: impl FilterOf) -> Self {
+        let (collection, text, params) = filter.into_parts();
+        if collection.is_some_and(|c| c != R::COLLECTION) {
+            self.error = Some(format!("a filter! of {} used on {}", collection.unwrap_or_default(), R::COLLECTION));
+        }
+        self.spec.filter = Some(text);
+        self.spec.params.extend(params);
         self
     }
 
@@ -186,14 +198,20 @@ impl<R: TypedRecord> Query<'_, R> {
         self
     }
 
+    fn checked(&self) -> ApiResult<()> {
+        self.error.as_ref().map_or(Ok(()), |e| Err(ApiError::internal(e)))
+    }
+
     /// Every record the query selects.
     pub fn all(&self) -> ApiResult<Vec<R>> {
+        self.checked()?;
         let records = self.tx.store.list(self.tx.access, R::COLLECTION, &self.spec)?;
         records.iter().map(R::from_record).collect()
     }
 
     /// The first record the query selects.
     pub fn first(&self) -> ApiResult<Option<R>> {
+        self.checked()?;
         let spec = QuerySpec { limit: Some(1), ..self.spec.clone() };
         let records = self.tx.store.list(self.tx.access, R::COLLECTION, &spec)?;
         records.first().map(R::from_record).transpose()
@@ -207,11 +225,13 @@ impl<R: TypedRecord> Query<'_, R> {
     /// let per_tag: Vec<(String, u64)> = tx.of::<Post>().query().count_by(post::tags)?;
     /// ```
     pub fn count_by(&self, field: Field<R, Vec<String>>) -> ApiResult<Vec<(String, u64)>> {
+        self.checked()?;
         self.tx.store.count_by(self.tx.access, R::COLLECTION, &self.spec, field.name())
     }
 
     /// How many records the query selects (limit and offset aside).
     pub fn count(&self) -> ApiResult<u64> {
+        self.checked()?;
         self.tx.store.count(self.tx.access, R::COLLECTION, &self.spec)
     }
 }

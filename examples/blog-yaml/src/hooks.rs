@@ -80,12 +80,9 @@ async fn posts_per_tag(data: Data) -> ApiResult<Json<Value>> {
 /// `comment_count` right). An account that still has posts stays (a post's author is
 /// required); the refusal is logged.
 pub async fn purge_unverified(data: Data) -> ApiResult<()> {
-    let cutoff = ::baas_runtime::time::format(OffsetDateTime::now_utc() - Duration::days(7));
-    let stale = data
-        .read(move |tx| {
-            tx.of::<User>().query().filter("verified = false && created < {:cutoff}").bind("cutoff", cutoff).all()
-        })
-        .await?;
+    let cutoff = OffsetDateTime::now_utc() - Duration::days(7);
+    let stale = users::filter!("verified = false && created < {:cutoff}", cutoff = cutoff);
+    let stale = data.read(move |tx| tx.of::<User>().query().filter(stale).all()).await?;
     for user in stale {
         let id = user.id.clone();
         if let Err(e) = data.write(move |tx| tx.of::<User>().delete(&id)).await {

@@ -48,6 +48,19 @@ pub mod comment {
     pub const updated: Field<Comment, String> = Field::new("updated");
 }
 
+/// A filter of `comments` checked when the crate compiles, with the diagnostics of
+/// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
+/// `comments::filter!("id != {:id}", id = …)`.
+macro_rules! filter {
+    ($($filter:tt)*) => {
+        ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",
+        collection = "comments", $($filter)*)
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use filter;
+
 /// list, view: `post.published = true || post.author = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#"EXISTS (SELECT 1 FROM (SELECT 1) AS _o LEFT JOIN "posts" AS j1 ON j1."id" = "comments"."post" WHERE j1."published" = ?1 OR j1."author" = ?2)"#,

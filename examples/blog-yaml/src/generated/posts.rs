@@ -63,6 +63,19 @@ pub mod post {
     pub const updated: Field<Post, String> = Field::new("updated");
 }
 
+/// A filter of `posts` checked when the crate compiles, with the diagnostics of
+/// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
+/// `posts::filter!("id != {:id}", id = …)`.
+macro_rules! filter {
+    ($($filter:tt)*) => {
+        ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",
+        collection = "posts", $($filter)*)
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use filter;
+
 /// list, view: `published = true || author = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#""posts"."published" = ?1 OR "posts"."author" = ?2"#,

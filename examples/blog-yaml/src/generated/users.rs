@@ -57,6 +57,19 @@ pub mod user {
     pub const updated: Field<User, String> = Field::new("updated");
 }
 
+/// A filter of `users` checked when the crate compiles, with the diagnostics of
+/// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
+/// `users::filter!("id != {:id}", id = …)`.
+macro_rules! filter {
+    ($($filter:tt)*) => {
+        ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",
+        collection = "users", $($filter)*)
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use filter;
+
 /// list, view, update, delete: `id = @request.auth.id`
 static LIST: Filter = Filter {
     sqlite: r#""users"."id" = ?1"#,
