@@ -105,8 +105,9 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
     let mut collection_names = rules.names.clone();
     collection_names.insert("TypedRecord");
     let collection_names = collection_names.iter().map(|n| format_ident!("{n}"));
-    let record = record::record(c);
-    let fields = record::field_constants(c);
+    let record = record::record(&schema.schema, c);
+    let related = record::related(&schema.schema, c);
+    let fields = record::field_constants(&schema.schema, c);
     let filter = filter::filter_macro(c, layout);
     let rule_items = rules.items;
     let routes = routes::routes();
@@ -115,10 +116,12 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
         .then(|| quote! { use ::baas_runtime::deps::serde_json::Value; });
     quote! {
         use ::baas_runtime::collection::{#(#collection_names),*};
+        use ::baas_runtime::data::Id;
         use ::baas_runtime::deps::axum::Router;
         use ::baas_runtime::deps::serde::{Deserialize, Serialize};
         #value
         use ::baas_runtime::{AppState, records};
+        #related
 
         /// The collection's name.
         pub const NAME: &str = #name;

@@ -1,18 +1,19 @@
 //! A collection's record type: the struct typed hooks see, its `baas_runtime::TypedRecord`
 //! impl, and its field constants.
 
-use baas_schema::ir::{Collection, Field, FieldType};
+use baas_schema::ir::{Collection, Field, FieldType, Schema, system};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::names::{field_ident, fields_module, record_type};
+use crate::names::{field_ident, fields_module, module_ident, record_type};
 
 /// The record struct of `c` (its [`typed_fields`]) and its impl of `TypedRecord`. The module
-/// imports serde's derives and `TypedRecord` (and serde_json's `Value` when a field is JSON).
-pub fn record(c: &Collection) -> TokenStream {
+/// imports serde's derives, `TypedRecord` and `Id` (and serde_json's `Value` when a field is
+/// JSON), and the record types its relations point to ([`related`]).
+pub fn record(schema: &Schema, c: &Collection) -> TokenStream {
     let ty = record_type(&c.name);
     let doc = format!(" A record of `{}`, as hooks see it.", c.name);
-    let fields = typed_fields(c).map(field);
+    let fields = typed_fields(c).map(|f| field(schema, c, f));
     let auth = c.is_auth().then(|| {
         let docs = [
             format!(" The caller, signed in as a record of `{}` (an axum extractor): 401 without a valid", c.name),
@@ -45,9 +46,34 @@ pub fn typed_fields(c: &Collection) -> impl Iterator<Item = &Field> {
     c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden)
 }
 
+/// `use super::users::User;` for each other collection `c`'s relations point to (ids of a
+/// collection the schema does not declare, such as `_superusers`, stay text).
+pub fn related(schema: &Schema, c: &Collection) -> TokenStream {
+    let mut targets: Vec<&str> = typed_fields(c)
+        .filter_map(|f| match &f.ty {
+            FieldType::Relation { collection, .. } if collection != &c.name && generated(schema, collection) => {
+                Some(collection.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let uses = targets.iter().map(|t| {
+        let (m, ty) = (module_ident(t), record_type(t));
+        quote! { use super::#m::#ty; }
+    });
+    quote! { #(#uses)* }
+}
+
+/// Whether `collection` has a generated record type.
+fn generated(schema: &Schema, collection: &str) -> bool {
+    collection != system::SUPERUSERS && schema.collection(collection).is_some()
+}
+
 /// `pub mod post { pub const title: Field<Post, String> = Field::new("title"); … }`: the
 /// fields of `c` for typed patches, sorts and field errors, one constant per struct field.
-pub fn field_constants(c: &Collection) -> TokenStream {
+pub fn field_constants(schema: &Schema, c: &Collection) -> TokenStream {
     let ty = record_type(&c.name);
     let module = fields_module(&ty);
     // the example names a field the collection has
@@ -62,7 +88,7 @@ pub fn field_constants(c: &Collection) -> TokenStream {
         let (ident, name) = (field_ident(&f.name), &f.name);
         let value = match f.ty {
             FieldType::Json => quote! { ::baas_runtime::deps::serde_json::Value },
-            _ => rust_type(f),
+            _ => rust_type(schema, c, f),
         };
         quote! { pub const #ident: Field<#ty, #value> = Field::new(#name); }
     });
@@ -72,16 +98,29 @@ pub fn field_constants(c: &Collection) -> TokenStream {
         pub mod #module {
             use ::baas_runtime::Field;
 
-            use super::#ty;
+            use super::*;
 
             #(#constants)*
         }
     }
 }
 
-/// The Rust type of `f` in the record struct.
-fn rust_type(f: &Field) -> TokenStream {
+/// The Rust type of `f` in the record struct: ids and relations typed by the collection
+/// they name (`Id<Post>`, `Vec<Id<Tag>>`).
+fn rust_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
     match &f.ty {
+        _ if f.name == system::ID => {
+            let ty = record_type(&c.name);
+            quote! { Id<#ty> }
+        }
+        FieldType::Relation { collection, multiple, .. } if generated(schema, collection) => {
+            let ty = record_type(collection);
+            if *multiple {
+                quote! { Vec<Id<#ty>> }
+            } else {
+                quote! { Id<#ty> }
+            }
+        }
         t if t.is_multiple() => quote! { Vec<String> },
         FieldType::Number { integer: true, .. } => quote! { i64 },
         FieldType::Number { .. } => quote! { f64 },
@@ -91,9 +130,9 @@ fn rust_type(f: &Field) -> TokenStream {
     }
 }
 
-fn field(f: &Field) -> TokenStream {
+fn field(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
     let ident = field_ident(&f.name);
-    let ty = rust_type(f);
+    let ty = rust_type(schema, c, f);
     let doc = format!(" `{}` ({}{})", f.name, f.ty.name(), if f.required { ", required" } else { "" });
     let rename = (ident.to_string().trim_start_matches("r#") != f.name).then(|| {
         let name = &f.name;

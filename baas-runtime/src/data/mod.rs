@@ -11,6 +11,7 @@
 mod field;
 mod filter;
 mod handle;
+mod id;
 mod record;
 mod store;
 mod tx;
@@ -18,6 +19,7 @@ mod tx;
 pub use field::{Field, Number, Order, SortOf};
 pub use filter::{CheckedFilter, FilterOf, bind};
 pub use handle::{Data, Database, Job, Running};
+pub use id::{Id, IdOf};
 pub use record::{HookContext, Record, TypedRecord};
 pub use store::{Access, QuerySpec, Store};
 pub use tx::{Patch, Query, Table, Tx};

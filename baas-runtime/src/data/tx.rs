@@ -3,11 +3,12 @@
 use std::marker::PhantomData;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-use super::{Access, Field, FilterOf, HookContext, Number, QuerySpec, SortOf, Store, TypedRecord};
+use super::{Access, Field, FilterOf, HookContext, IdOf, Number, QuerySpec, SortOf, Store, TypedRecord};
 
 /// One transaction: reads and writes that commit or roll back together. It acts as the caller
 /// (the collections' rules apply exactly as over HTTP); [`Tx::system`] gives the same
@@ -86,7 +87,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// ```ignore
     /// let post = tx.of::<Post>().get("k2j9d8f7g6h5j4k")?;
     /// ```
-    pub fn get(&self, id: &str) -> ApiResult<R> {
+    pub fn get(&self, id: impl IdOf<R>) -> ApiResult<R> {
         self.find(id)?.ok_or_else(ApiError::not_found)
     }
 
@@ -95,8 +96,8 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// ```ignore
     /// if let Some(post) = tx.of::<Post>().find(&comment.post)? { /* … */ }
     /// ```
-    pub fn find(&self, id: &str) -> ApiResult<Option<R>> {
-        match self.tx.store.get(self.tx.access, R::COLLECTION, id)? {
+    pub fn find(&self, id: impl IdOf<R>) -> ApiResult<Option<R>> {
+        match self.tx.store.get(self.tx.access, R::COLLECTION, id.id_str())? {
             Some(record) => R::from_record(&record).map(Some),
             None => Ok(None),
         }
@@ -131,8 +132,8 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// ```ignore
     /// tx.of::<Post>().patch(&id).set(post::published, true).add(post::views, 1).save()?;
     /// ```
-    pub fn patch(&self, id: &str) -> Patch<'a, R> {
-        Patch { tx: self.tx, id: id.to_owned(), body: super::Record::new(), error: None, record: PhantomData }
+    pub fn patch(&self, id: impl IdOf<R>) -> Patch<'a, R> {
+        Patch { tx: self.tx, id: id.id_str().to_owned(), body: super::Record::new(), error: None, record: PhantomData }
     }
 
     /// Deletes record `id` through the delete pipeline (rule, hooks, cascades, files).
@@ -140,8 +141,8 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// ```ignore
     /// tx.system().of::<User>().delete(&user.id)?;
     /// ```
-    pub fn delete(&self, id: &str) -> ApiResult<()> {
-        self.tx.store.delete(self.tx.access, R::COLLECTION, id)
+    pub fn delete(&self, id: impl IdOf<R>) -> ApiResult<()> {
+        self.tx.store.delete(self.tx.access, R::COLLECTION, id.id_str())
     }
 }
 
@@ -224,9 +225,13 @@ impl<R: TypedRecord> Query<'_, R> {
     /// ```ignore
     /// let per_tag: Vec<(String, u64)> = tx.of::<Post>().query().count_by(post::tags)?;
     /// ```
-    pub fn count_by(&self, field: Field<R, Vec<String>>) -> ApiResult<Vec<(String, u64)>> {
+    pub fn count_by<T: DeserializeOwned>(&self, field: Field<R, Vec<T>>) -> ApiResult<Vec<(T, u64)>> {
         self.checked()?;
-        self.tx.store.count_by(self.tx.access, R::COLLECTION, &self.spec, field.name())
+        let counts = self.tx.store.count_by(self.tx.access, R::COLLECTION, &self.spec, field.name())?;
+        counts
+            .into_iter()
+            .map(|(value, n)| Ok((serde_json::from_value(Value::String(value)).map_err(ApiError::internal)?, n)))
+            .collect()
     }
 
     /// How many records the query selects (limit and offset aside).
