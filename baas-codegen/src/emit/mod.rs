@@ -108,6 +108,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
     let record = record::record(&schema.schema, c);
     let related = record::related(&schema.schema, c);
     let fields = record::field_constants(&schema.schema, c);
+    let selects = record::select_enums(&schema.schema, c);
     let filter = filter::filter_macro(c, layout);
     let rule_items = rules.items;
     let routes = routes::routes();
@@ -130,6 +131,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
         pub const ID: &str = #id;
 
         #record
+        #selects
         #fields
         #filter
         #rule_items

@@ -2,8 +2,9 @@
 //! impl, and its field constants.
 
 use baas_schema::ir::{Collection, Field, FieldType, Schema, system};
+use heck::ToUpperCamelCase;
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 
 use crate::names::{field_ident, fields_module, module_ident, record_type};
 
@@ -66,6 +67,55 @@ pub fn related(schema: &Schema, c: &Collection) -> TokenStream {
     quote! { #(#uses)* }
 }
 
+/// `pub enum PostTag { News, …, Other(String) }` and its `select_values!` (text and serde) for
+/// each select field of `c`.
+pub fn select_enums(schema: &Schema, c: &Collection) -> TokenStream {
+    let enums = typed_fields(c).filter_map(|f| {
+        let FieldType::Select { values, .. } = &f.ty else { return None };
+        let name = select_enum(schema, c, f);
+        let doc = format!(" The values of `{}.{}`.", c.name, f.name);
+        let mut seen = Vec::new();
+        let variants = values.iter().enumerate().map(|(i, value)| {
+            let mut ident = value.to_upper_camel_case();
+            if ident.is_empty() || ident.starts_with(|ch: char| ch.is_ascii_digit()) || ident == "Self" {
+                ident = format!("V{ident}");
+            }
+            if ident == "Other" || seen.contains(&ident) {
+                ident = format!("{ident}{i}");
+            }
+            seen.push(ident.clone());
+            (format_ident!("{ident}"), value)
+        });
+        let (idents, values): (Vec<_>, Vec<_>) = variants.unzip();
+        Some(quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+            pub enum #name {
+                #(#idents,)*
+                /// A value the schema does not list (any more), as stored.
+                Other(String),
+            }
+
+            ::baas_runtime::select_values!(#name { #(#idents = #values),* });
+        })
+    });
+    quote! { #(#enums)* }
+}
+
+/// The enum of select field `f`: the record type and the field (`PostTag` for `posts.tags`,
+/// made singular when it holds several values), `…Value` where that names a record type.
+fn select_enum(schema: &Schema, c: &Collection, f: &Field) -> proc_macro2::Ident {
+    let multiple = f.ty.is_multiple();
+    let field = f.name.to_upper_camel_case();
+    let field = match field.strip_suffix('s') {
+        Some(stem) if multiple && !stem.is_empty() && !stem.ends_with('s') => stem.to_owned(),
+        _ => field,
+    };
+    let name = format!("{}{field}", record_type(&c.name));
+    let taken = schema.collections.iter().any(|other| record_type(&other.name) == name.as_str());
+    if taken { format_ident!("{name}Value") } else { format_ident!("{name}") }
+}
+
 /// Whether `collection` has a generated record type.
 fn generated(schema: &Schema, collection: &str) -> bool {
     collection != system::SUPERUSERS && schema.collection(collection).is_some()
@@ -121,6 +171,14 @@ fn rust_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
                 quote! { Id<#ty> }
             }
         }
+        FieldType::Select { multiple: true, .. } => {
+            let name = select_enum(schema, c, f);
+            quote! { Vec<#name> }
+        }
+        FieldType::Select { .. } => {
+            let name = select_enum(schema, c, f);
+            quote! { Option<#name> }
+        }
         t if t.is_multiple() => quote! { Vec<String> },
         FieldType::Number { integer: true, .. } => quote! { i64 },
         FieldType::Number { .. } => quote! { f64 },
@@ -138,9 +196,13 @@ fn field(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
         let name = &f.name;
         quote! { #[serde(rename = #name)] }
     });
+    // a single select's empty value is `None`
+    let optional = matches!(f.ty, FieldType::Select { multiple: false, .. })
+        .then(|| quote! { #[serde(with = "::baas_runtime::data::select::optional")] });
     quote! {
         #[doc = #doc]
         #rename
+        #optional
         pub #ident: #ty,
     }
 }

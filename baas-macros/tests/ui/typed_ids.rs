@@ -1,5 +1,6 @@
 // Ids are typed by their collection: a post's author is an `Id<User>`, which a table of
-// posts does not take.
+// posts does not take. Select values are an enum: a value the schema does not list does not
+// compile.
 #[baas_runtime::schema(migrations = "../../../../baas-macros/tests/ui/migrations/typed_ids")]
 mod blog {
     use baas_runtime::Collection;
@@ -13,6 +14,8 @@ mod blog {
     pub struct Post {
         pub title: String,
         pub author: Relation<User>,
+        #[field(values = ["draft", "live"])]
+        pub labels: Vec<Select>,
     }
 }
 
@@ -22,6 +25,14 @@ fn author(tx: &baas_runtime::Tx<'_>, post: &blog::Post) -> baas_runtime::ApiResu
 
 fn wrong(tx: &baas_runtime::Tx<'_>, post: &blog::Post) -> baas_runtime::ApiResult<blog::Post> {
     tx.of::<blog::Post>().get(&post.author)
+}
+
+fn labelled(post: &blog::Post) -> bool {
+    post.labels.contains(&blog::posts::PostLabel::Live)
+}
+
+fn archived(post: &blog::Post) -> bool {
+    post.labels.contains(&blog::posts::PostLabel::Archived)
 }
 
 fn main() {}

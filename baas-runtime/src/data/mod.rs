@@ -13,6 +13,7 @@ mod filter;
 mod handle;
 mod id;
 mod record;
+pub mod select;
 mod store;
 mod tx;
 

@@ -29,7 +29,7 @@ pub struct Post {
     /// `author` (relation, required)
     pub author: Id<User>,
     /// `tags` (select)
-    pub tags: Vec<String>,
+    pub tags: Vec<PostTag>,
     /// `views` (number)
     pub views: i64,
     /// `attachment` (file)
@@ -46,6 +46,18 @@ impl TypedRecord for Post {
     const COLLECTION: &'static str = NAME;
 }
 
+/// The values of `posts.tags`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PostTag {
+    News,
+    Tech,
+    Life,
+    /// A value the schema does not list (any more), as stored.
+    Other(String),
+}
+
+::baas_runtime::select_values!(PostTag { News = "news", Tech = "tech", Life = "life" });
+
 /// The fields of `posts`, typed by their values, for patches
 /// (`.set(post::title, …)`), sorts (`post::title.desc()`) and field errors
 /// (`post::title.invalid(code, message)`).
@@ -58,7 +70,7 @@ pub mod post {
     pub const body: Field<Post, String> = Field::new("body");
     pub const published: Field<Post, bool> = Field::new("published");
     pub const author: Field<Post, Id<User>> = Field::new("author");
-    pub const tags: Field<Post, Vec<String>> = Field::new("tags");
+    pub const tags: Field<Post, Vec<PostTag>> = Field::new("tags");
     pub const views: Field<Post, i64> = Field::new("views");
     pub const attachment: Field<Post, String> = Field::new("attachment");
     pub const comment_count: Field<Post, i64> = Field::new("comment_count");

@@ -31,6 +31,7 @@ CREATE TABLE "posts" (
     "id" TEXT PRIMARY KEY NOT NULL,
     "title" TEXT NOT NULL DEFAULT '',
     "author" TEXT NOT NULL DEFAULT '',
+    "labels" TEXT NOT NULL DEFAULT '[]',
     "created" TEXT NOT NULL DEFAULT '',
     "updated" TEXT NOT NULL DEFAULT ''
 );
