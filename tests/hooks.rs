@@ -18,12 +18,12 @@ use baas_runtime::deps::axum::routing::{get, post};
 use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::{Value, json};
 use baas_runtime::{
-    ApiError, ApiResult, AppState, Caller, CollectionHooks, Data, Event, HookContext, Superuser, Tx, WriteRequest,
+    ApiError, ApiResult, AppState, Auth, Caller, CollectionHooks, Data, Event, HookContext, Superuser, Tx, WriteRequest,
 };
 use std::io::Write;
 
 use crate::generated::comments::Comment;
-use crate::generated::posts::{Post, post};
+use crate::generated::posts::{NewPost, Post, post};
 use crate::generated::users::User;
 
 pub struct Hooks;
@@ -88,6 +88,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/hello", get(|| async { Json(json!({"hello": "world"})) }))
         .route("/api/committed", get(|| async { Json(json!(*COMMITTED.lock().unwrap())) }))
         .route("/api/news", post(news))
+        .route("/api/quick-post", post(quick_post))
+}
+
+/// `POST /api/quick-post`: a post by the caller, created through the data API from a `NewPost`.
+async fn quick_post(Auth(user): Auth<User>, data: Data) -> ApiResult<Json<Post>> {
+    let post = NewPost { subtitle: "quick".into(), ..NewPost::new("quick", user.id) };
+    Ok(Json(data.write(move |tx| tx.of::<Post>().create(post)).await?))
 }
 
 /// `POST /api/news` (superusers): publishes the body to the topic `news` in a transaction;
@@ -205,6 +212,21 @@ fn hooks_and_routes_survive_regeneration_of_a_changed_schema() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["title"], "QUIET");
     assert_eq!(created["subtitle"], "s (checked)");
+
+    // A `NewPost` created through the data API goes through the same create (the hooks too).
+    let (status, quick) = call("POST", &url("/api/quick-post"), Some(&token), None);
+    assert_eq!(
+        (status, &quick["title"], &quick["subtitle"], &quick["author"]),
+        (200, &json!("QUICK"), &json!("quick (checked)"), &user["id"]),
+        "{quick}"
+    );
+    let (status, _) = call(
+        "DELETE",
+        &url(&format!("/api/collections/posts/records/{}", quick["id"].as_str().unwrap())),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 204);
 
     // The request hook runs before the transaction and before_create: it filled the subtitle
     // the request left out, or refuses at the field; a refusal in a batch fails it whole.

@@ -24,6 +24,7 @@ pub fn filter_macro(c: &Collection, layout: &Layout<'_>) -> TokenStream {
     ];
     quote! {
         #(#[doc = #docs])*
+        #[allow(unused_macros)]
         macro_rules! filter {
             ($($filter:tt)*) => {
                 ::baas_runtime::checked_filter!(#schema, collection = #name, $($filter)*)

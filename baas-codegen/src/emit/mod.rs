@@ -109,6 +109,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
     let related = record::related(&schema.schema, c);
     let fields = record::field_constants(&schema.schema, c);
     let selects = record::select_enums(&schema.schema, c);
+    let new_record = record::new_record(&schema.schema, c);
     let filter = filter::filter_macro(c, layout);
     let rule_items = rules.items;
     let routes = routes::routes();
@@ -131,6 +132,7 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
         pub const ID: &str = #id;
 
         #record
+        #new_record
         #selects
         #fields
         #filter

@@ -47,6 +47,74 @@ pub fn typed_fields(c: &Collection) -> impl Iterator<Item = &Field> {
     c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden)
 }
 
+/// `NewPost`: a record of `c` to create, `NewPost::new` taking its required fields, and its
+/// `Creates` impl. The fields a create writes: every record field but the id, the autodates
+/// and files (which the data API does not upload), plus the password of an auth collection.
+pub fn new_record(schema: &Schema, c: &Collection) -> TokenStream {
+    let (ty, new) = (record_type(&c.name), format_ident!("New{}", record_type(&c.name)));
+    let writable: Vec<&Field> = typed_fields(c)
+        .filter(|f| f.name != system::ID && !matches!(f.ty, FieldType::Autodate { .. } | FieldType::File { .. }))
+        .collect();
+    let fields = writable.iter().map(|f| field(schema, c, f));
+    let password = c.is_auth().then(|| {
+        quote! {
+            /// `password` (required)
+            pub password: String,
+        }
+    });
+    let required: Vec<&Field> = writable.iter().copied().filter(|f| f.required).collect();
+    let params = required.iter().map(|f| {
+        let (ident, ty) = (field_ident(&f.name), rust_type(schema, c, f));
+        if ty.to_string() == "String" {
+            quote! { #ident: impl Into<String> }
+        } else {
+            quote! { #ident: #ty }
+        }
+    });
+    let inits = required.iter().map(|f| {
+        let ident = field_ident(&f.name);
+        if rust_type(schema, c, f).to_string() == "String" {
+            quote! { #ident: #ident.into() }
+        } else {
+            quote! { #ident }
+        }
+    });
+    let (password_param, password_init) = match c.is_auth() {
+        true => (Some(quote! { password: impl Into<String>, }), Some(quote! { password: password.into(), })),
+        false => (None, None),
+    };
+    let auth = c.is_auth();
+    let allow = (required.len() + usize::from(auth) > 7).then(|| quote! { #[allow(clippy::too_many_arguments)] });
+    let docs = [
+        format!(" A record of `{}` to create (`tx.of::<{ty}>().create(…)`): `{new}::new` takes the", c.name),
+        " required fields; set the others on what it returns, or with `..`.".to_owned(),
+    ];
+    quote! {
+        #(#[doc = #docs])*
+        #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+        #[serde(crate = "::baas_runtime::deps::serde")]
+        #[allow(dead_code)]
+        pub struct #new {
+            #(#fields)*
+            #password
+        }
+
+        #[allow(dead_code)]
+        impl #new {
+            #allow
+            pub fn new(#(#params,)* #password_param) -> Self {
+                #new { #(#inits,)* #password_init ..Default::default() }
+            }
+        }
+
+        impl ::baas_runtime::data::Creates<#ty> for #new {
+            fn to_body(&self) -> ::baas_runtime::ApiResult<::baas_runtime::Record> {
+                ::baas_runtime::data::new_body(self, #auth)
+            }
+        }
+    }
+}
+
 /// `use super::users::User;` for each other collection `c`'s relations point to (ids of a
 /// collection the schema does not declare, such as `_superusers`, stay text).
 pub fn related(schema: &Schema, c: &Collection) -> TokenStream {

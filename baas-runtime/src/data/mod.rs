@@ -21,6 +21,6 @@ pub use field::{Field, Number, Order, SortOf};
 pub use filter::{CheckedFilter, FilterOf, bind};
 pub use handle::{Data, Database, Job, Running};
 pub use id::{Id, IdOf};
-pub use record::{HookContext, Record, TypedRecord};
+pub use record::{Creates, HookContext, Record, TypedRecord, new_body};
 pub use store::{Access, QuerySpec, Store};
 pub use tx::{Patch, Query, Table, Tx};

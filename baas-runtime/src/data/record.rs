@@ -53,3 +53,35 @@ pub struct HookContext<'a> {
     pub headers: &'a HashMap<String, String>,
     pub query: &'a HashMap<String, String>,
 }
+
+/// What [`super::Table::create`] takes: the record type itself (an empty `id` gets a new one),
+/// or its generated `New…` type, whose constructor takes the collection's required fields.
+pub trait Creates<R> {
+    /// The fields to write.
+    fn to_body(&self) -> ApiResult<Record>;
+}
+
+impl<R: TypedRecord> Creates<R> for &R {
+    fn to_body(&self) -> ApiResult<Record> {
+        let mut body = self.to_record()?;
+        if body.get("id").and_then(Value::as_str) == Some("") {
+            body.remove("id");
+        }
+        Ok(body)
+    }
+}
+
+/// The body a generated `New…` value writes: its fields, and for an auth collection the
+/// password confirmation the create pipeline asks for.
+#[doc(hidden)]
+pub fn new_body(record: &impl Serialize, auth: bool) -> ApiResult<Record> {
+    let mut body = match serde_json::to_value(record).map_err(ApiError::internal)? {
+        Value::Object(body) => body,
+        _ => return Err(ApiError::internal("a new record serializes to an object")),
+    };
+    if auth {
+        let password = body.get("password").cloned().unwrap_or(Value::Null);
+        body.insert("passwordConfirm".into(), password);
+    }
+    Ok(body)
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
-use super::{Access, Field, FilterOf, HookContext, IdOf, Number, QuerySpec, SortOf, Store, TypedRecord};
+use super::{Access, Creates, Field, FilterOf, HookContext, IdOf, Number, QuerySpec, SortOf, Store, TypedRecord};
 
 /// One transaction: reads and writes that commit or roll back together. It acts as the caller
 /// (the collections' rules apply exactly as over HTTP); [`Tx::system`] gives the same
@@ -112,18 +112,15 @@ impl<'a, R: TypedRecord> Table<'a, R> {
         Query { tx: self.tx, spec: QuerySpec::default(), error: None, record: PhantomData }
     }
 
-    /// Creates `record` (an empty `id` gets a new one) through the create pipeline:
-    /// validation, relation checks, the create rule, hooks and realtime.
+    /// Creates `record` through the create pipeline: validation, relation checks, the create
+    /// rule, hooks and realtime. `record` is the collection's `New…` type, whose constructor
+    /// takes the required fields, or the record type itself (an empty `id` gets a new one).
     ///
     /// ```ignore
-    /// let post = tx.of::<Post>().create(&Post { title: "Hello".into(), author: me, ..Post::default() })?;
+    /// let post = tx.of::<Post>().create(NewPost { body: "…".into(), ..NewPost::new("Hello", me) })?;
     /// ```
-    pub fn create(&self, record: &R) -> ApiResult<R> {
-        let mut body = record.to_record()?;
-        if body.get("id").and_then(Value::as_str) == Some("") {
-            body.remove("id");
-        }
-        let created = self.tx.store.create(self.tx.access, R::COLLECTION, body)?;
+    pub fn create(&self, record: impl Creates<R>) -> ApiResult<R> {
+        let created = self.tx.store.create(self.tx.access, R::COLLECTION, record.to_body()?)?;
         R::from_record(&created)
     }
 

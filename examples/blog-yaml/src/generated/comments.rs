@@ -37,6 +37,38 @@ impl TypedRecord for Comment {
     const COLLECTION: &'static str = NAME;
 }
 
+/// A record of `comments` to create (`tx.of::<Comment>().create(…)`): `NewComment::new` takes the
+/// required fields; set the others on what it returns, or with `..`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(crate = "::baas_runtime::deps::serde")]
+#[allow(dead_code)]
+pub struct NewComment {
+    /// `post` (relation, required)
+    pub post: Id<Post>,
+    /// `author` (relation, required)
+    pub author: Id<User>,
+    /// `text` (text, required)
+    pub text: String,
+}
+
+#[allow(dead_code)]
+impl NewComment {
+    pub fn new(post: Id<Post>, author: Id<User>, text: impl Into<String>) -> Self {
+        NewComment {
+            post,
+            author,
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl ::baas_runtime::data::Creates<Comment> for NewComment {
+    fn to_body(&self) -> ::baas_runtime::ApiResult<::baas_runtime::Record> {
+        ::baas_runtime::data::new_body(self, false)
+    }
+}
+
 /// The fields of `comments`, typed by their values, for patches
 /// (`.set(comment::post, …)`), sorts (`comment::post.desc()`) and field errors
 /// (`comment::post.invalid(code, message)`).
@@ -55,6 +87,7 @@ pub mod comment {
 /// A filter of `comments` checked when the crate compiles, with the diagnostics of
 /// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
 /// `comments::filter!("id != {:id}", id = …)`.
+#[allow(unused_macros)]
 macro_rules! filter {
     ($($filter:tt)*) => {
         ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",

@@ -46,6 +46,45 @@ impl TypedRecord for Post {
     const COLLECTION: &'static str = NAME;
 }
 
+/// A record of `posts` to create (`tx.of::<Post>().create(…)`): `NewPost::new` takes the
+/// required fields; set the others on what it returns, or with `..`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(crate = "::baas_runtime::deps::serde")]
+#[allow(dead_code)]
+pub struct NewPost {
+    /// `title` (text, required)
+    pub title: String,
+    /// `body` (text)
+    pub body: String,
+    /// `published` (bool)
+    pub published: bool,
+    /// `author` (relation, required)
+    pub author: Id<User>,
+    /// `tags` (select)
+    pub tags: Vec<PostTag>,
+    /// `views` (number)
+    pub views: i64,
+    /// `comment_count` (number)
+    pub comment_count: i64,
+}
+
+#[allow(dead_code)]
+impl NewPost {
+    pub fn new(title: impl Into<String>, author: Id<User>) -> Self {
+        NewPost {
+            title: title.into(),
+            author,
+            ..Default::default()
+        }
+    }
+}
+
+impl ::baas_runtime::data::Creates<Post> for NewPost {
+    fn to_body(&self) -> ::baas_runtime::ApiResult<::baas_runtime::Record> {
+        ::baas_runtime::data::new_body(self, false)
+    }
+}
+
 /// The values of `posts.tags`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PostTag {
@@ -81,6 +120,7 @@ pub mod post {
 /// A filter of `posts` checked when the crate compiles, with the diagnostics of
 /// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
 /// `posts::filter!("id != {:id}", id = …)`.
+#[allow(unused_macros)]
 macro_rules! filter {
     ($($filter:tt)*) => {
         ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",

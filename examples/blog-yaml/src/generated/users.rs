@@ -42,6 +42,42 @@ impl TypedRecord for User {
 #[allow(dead_code)]
 pub type Auth = ::baas_runtime::Auth<User>;
 
+/// A record of `users` to create (`tx.of::<User>().create(…)`): `NewUser::new` takes the
+/// required fields; set the others on what it returns, or with `..`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(crate = "::baas_runtime::deps::serde")]
+#[allow(dead_code)]
+pub struct NewUser {
+    /// `email` (email, required)
+    pub email: String,
+    /// `emailVisibility` (bool)
+    #[serde(rename = "emailVisibility")]
+    pub email_visibility: bool,
+    /// `verified` (bool)
+    pub verified: bool,
+    /// `name` (text)
+    pub name: String,
+    /// `password` (required)
+    pub password: String,
+}
+
+#[allow(dead_code)]
+impl NewUser {
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        NewUser {
+            email: email.into(),
+            password: password.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl ::baas_runtime::data::Creates<User> for NewUser {
+    fn to_body(&self) -> ::baas_runtime::ApiResult<::baas_runtime::Record> {
+        ::baas_runtime::data::new_body(self, true)
+    }
+}
+
 /// The fields of `users`, typed by their values, for patches
 /// (`.set(user::email, …)`), sorts (`user::email.desc()`) and field errors
 /// (`user::email.invalid(code, message)`).
@@ -61,6 +97,7 @@ pub mod user {
 /// A filter of `users` checked when the crate compiles, with the diagnostics of
 /// `baas check`; each `{:placeholder}` takes a value typed by what it is compared with:
 /// `users::filter!("id != {:id}", id = …)`.
+#[allow(unused_macros)]
 macro_rules! filter {
     ($($filter:tt)*) => {
         ::baas_runtime::checked_filter!(schema_file = "src/generated/schema.json",
