@@ -34,16 +34,28 @@ impl<'a> Tx<'a> {
     }
 
     /// The same transaction with system access: every rule passes, hidden fields are read.
+    ///
+    /// ```ignore
+    /// let draft = tx.system().of::<Post>().get(&id)?; // whatever the caller may see
+    /// ```
     pub fn system(&self) -> Tx<'a> {
         Tx { store: self.store, access: Access::System }
     }
 
     /// Whether this handle has system access.
+    ///
+    /// ```ignore
+    /// if !tx.is_system() { /* acting as the caller */ }
+    /// ```
     pub fn is_system(&self) -> bool {
         self.access == Access::System
     }
 
     /// The caller and the request this transaction serves.
+    ///
+    /// ```ignore
+    /// let signed_in = tx.context().auth.is_some();
+    /// ```
     pub fn context(&self) -> HookContext<'a> {
         self.store.context()
     }
@@ -58,6 +70,10 @@ impl<'a> Tx<'a> {
     }
 
     /// Runs `f` once the transaction has committed; never when it rolls back.
+    ///
+    /// ```ignore
+    /// tx.after_commit(move || tracing::info!(%id, "published"));
+    /// ```
     pub fn after_commit(&self, f: impl FnOnce() + Send + 'static) {
         self.store.after_commit(Box::new(f));
     }
@@ -171,6 +187,10 @@ impl<R: TypedRecord> Query<'_, R> {
     }
 
     /// The value of the filter's `{:name}`.
+    ///
+    /// ```ignore
+    /// let mine = tx.of::<Post>().query().filter("author = {:me}").bind("me", &me).all()?;
+    /// ```
     pub fn bind(mut self, name: &str, value: impl Serialize) -> Self {
         let value = serde_json::to_value(value).unwrap_or(Value::Null);
         self.spec.params.push((name.to_owned(), value));
@@ -179,18 +199,30 @@ impl<R: TypedRecord> Query<'_, R> {
 
     /// The order: typed (`post::created.desc().then(post::title.asc())`) or in PocketBase's
     /// sort syntax (`"-created,title"`).
+    ///
+    /// ```ignore
+    /// let posts = tx.of::<Post>().query().sort(post::created.desc().then(post::title.asc())).all()?;
+    /// ```
     pub fn sort(mut self, sort: impl SortOf<R>) -> Self {
         self.spec.sort = Some(sort.into_sort());
         self
     }
 
     /// At most `n` records.
+    ///
+    /// ```ignore
+    /// let latest = tx.of::<Post>().query().sort(post::created.desc()).limit(10).all()?;
+    /// ```
     pub fn limit(mut self, n: u64) -> Self {
         self.spec.limit = Some(n);
         self
     }
 
     /// Skips the first `n` records.
+    ///
+    /// ```ignore
+    /// let page_3 = tx.of::<Post>().query().sort(post::created.desc()).offset(20).limit(10).all()?;
+    /// ```
     pub fn offset(mut self, n: u64) -> Self {
         self.spec.offset = n;
         self
@@ -201,6 +233,10 @@ impl<R: TypedRecord> Query<'_, R> {
     }
 
     /// Every record the query selects.
+    ///
+    /// ```ignore
+    /// let drafts: Vec<Post> = tx.of::<Post>().query().filter("published = false").all()?;
+    /// ```
     pub fn all(&self) -> ApiResult<Vec<R>> {
         self.checked()?;
         let records = self.tx.store.list(self.tx.access, R::COLLECTION, &self.spec)?;
@@ -208,6 +244,10 @@ impl<R: TypedRecord> Query<'_, R> {
     }
 
     /// The first record the query selects.
+    ///
+    /// ```ignore
+    /// let latest: Option<Post> = tx.of::<Post>().query().sort(post::created.desc()).first()?;
+    /// ```
     pub fn first(&self) -> ApiResult<Option<R>> {
         self.checked()?;
         let spec = QuerySpec { limit: Some(1), ..self.spec.clone() };
@@ -232,6 +272,10 @@ impl<R: TypedRecord> Query<'_, R> {
     }
 
     /// How many records the query selects (limit and offset aside).
+    ///
+    /// ```ignore
+    /// let published: u64 = tx.of::<Post>().query().filter("published = true").count()?;
+    /// ```
     pub fn count(&self) -> ApiResult<u64> {
         self.checked()?;
         self.tx.store.count(self.tx.access, R::COLLECTION, &self.spec)
@@ -250,6 +294,10 @@ pub struct Patch<'a, R> {
 
 impl<R: TypedRecord> Patch<'_, R> {
     /// Sets `field` to `value`.
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().patch(&id).set(post::title, "Hello").save()?;
+    /// ```
     pub fn set<T: Serialize>(self, field: Field<R, T>, value: impl Into<T>) -> Self {
         self.set_named(field.name(), value.into())
     }
@@ -257,6 +305,10 @@ impl<R: TypedRecord> Patch<'_, R> {
     /// Sets the field named `field` to `value`: for names known only at run time (a body
     /// passed on), checked when the patch is saved. Prefer [`Patch::set`] and the field
     /// constants, which the compiler checks.
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().patch(&id).set_named("title", "Hello").save()?;
+    /// ```
     pub fn set_named(mut self, field: &str, value: impl Serialize) -> Self {
         match serde_json::to_value(value) {
             Ok(v) => {
@@ -269,6 +321,10 @@ impl<R: TypedRecord> Patch<'_, R> {
 
     /// Adds `n` (negative: subtracts) to the number `field`, relative to its value in the
     /// transaction: concurrent additions are not lost.
+    ///
+    /// ```ignore
+    /// tx.system().of::<Post>().patch(&comment.post).add(post::comment_count, 1).save()?;
+    /// ```
     pub fn add<T: Number>(mut self, field: Field<R, T>, n: T) -> Self {
         let (n, name) = (n.to_f64(), field.name());
         let (key, n) = if n < 0.0 { (format!("{name}-"), -n) } else { (format!("{name}+"), n) };
@@ -277,11 +333,19 @@ impl<R: TypedRecord> Patch<'_, R> {
     }
 
     /// Appends `items` to the multi-valued `field` (select, relation, file names).
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().patch(&id).append(post::tags, [PostTag::News]).save()?;
+    /// ```
     pub fn append<T: Serialize>(self, field: Field<R, Vec<T>>, items: impl IntoIterator<Item = impl Into<T>>) -> Self {
         self.modify(format!("{}+", field.name()), items)
     }
 
     /// Removes `items` from the multi-valued `field`.
+    ///
+    /// ```ignore
+    /// tx.of::<Post>().patch(&id).remove(post::tags, [PostTag::Life]).save()?;
+    /// ```
     pub fn remove<T: Serialize>(self, field: Field<R, Vec<T>>, items: impl IntoIterator<Item = impl Into<T>>) -> Self {
         self.modify(format!("{}-", field.name()), items)
     }
@@ -298,6 +362,10 @@ impl<R: TypedRecord> Patch<'_, R> {
     }
 
     /// Writes the change and returns the record as it now is.
+    ///
+    /// ```ignore
+    /// let post: Post = tx.of::<Post>().patch(&id).set(post::published, true).save()?;
+    /// ```
     pub fn save(self) -> ApiResult<R> {
         if let Some(e) = self.error {
             return Err(ApiError::internal(format!("cannot serialize the patch of {}: {e}", R::COLLECTION)));
