@@ -69,7 +69,7 @@ impl CollectionHooks<Post> for Hooks {
         }
         post.title = post.title.to_uppercase();
         // the field added by the schema change is typed here too
-        post.subtitle = format!("{} (checked)", post.subtitle);
+        post.subtitle = Some(format!("{} (checked)", post.subtitle.as_deref().unwrap_or_default()));
         Ok(())
     }
 
@@ -93,7 +93,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `POST /api/quick-post`: a post by the caller, created through the data API from a `NewPost`.
 async fn quick_post(Auth(user): Auth<User>, data: Data) -> ApiResult<Json<Post>> {
-    let post = NewPost { subtitle: "quick".into(), ..NewPost::new("quick", user.id) };
+    let post = NewPost { subtitle: Some("quick".into()), ..NewPost::new("quick", user.id) };
     Ok(Json(data.write(move |tx| tx.of::<Post>().create(post)).await?))
 }
 
@@ -178,7 +178,9 @@ fn build_hooks_crate() -> std::path::PathBuf {
     support::generate(&rel, &dir);
     assert_eq!(std::fs::read_to_string(dir.join("src/hooks.rs")).unwrap(), HOOKS_RS, "regeneration touched hooks.rs");
     assert_eq!(std::fs::read_to_string(dir.join("src/main.rs")).unwrap(), MAIN_RS, "regeneration touched main.rs");
-    assert!(std::fs::read_to_string(dir.join("src/generated/posts.rs")).unwrap().contains("pub subtitle: String"));
+    assert!(
+        std::fs::read_to_string(dir.join("src/generated/posts.rs")).unwrap().contains("pub subtitle: Option<String>")
+    );
 
     assert_eq!(std::fs::read_to_string(dir.join("Cargo.toml")).unwrap(), manifest, "regeneration touched Cargo.toml");
     support::build(&dir, "hooks-backend")

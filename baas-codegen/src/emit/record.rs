@@ -223,9 +223,37 @@ pub fn field_constants(schema: &Schema, c: &Collection) -> TokenStream {
     }
 }
 
+/// Whether `f` is an `Option` in the record struct: a field that is not required and holds
+/// one text-like value, PocketBase's `""` when empty.
+fn optional(f: &Field) -> bool {
+    !f.required
+        && f.name != system::ID
+        && !f.ty.is_multiple()
+        && matches!(
+            f.ty,
+            FieldType::Text { .. }
+                | FieldType::Email
+                | FieldType::Url
+                | FieldType::Date
+                | FieldType::Select { .. }
+                | FieldType::Relation { .. }
+                | FieldType::File { .. }
+        )
+}
+
 /// The Rust type of `f` in the record struct: ids and relations typed by the collection
-/// they name (`Id<Post>`, `Vec<Id<Tag>>`).
+/// they name (`Id<Post>`, `Vec<Id<Tag>>`), `Option<…>` for an optional value.
 fn rust_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
+    let ty = value_type(schema, c, f);
+    if optional(f) {
+        quote! { Option<#ty> }
+    } else {
+        ty
+    }
+}
+
+/// The type of one value of `f`.
+fn value_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
     match &f.ty {
         _ if f.name == system::ID => {
             let ty = record_type(&c.name);
@@ -245,7 +273,7 @@ fn rust_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
         }
         FieldType::Select { .. } => {
             let name = select_enum(schema, c, f);
-            quote! { Option<#name> }
+            quote! { #name }
         }
         t if t.is_multiple() => quote! { Vec<String> },
         FieldType::Number { integer: true, .. } => quote! { i64 },
@@ -264,9 +292,8 @@ fn field(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
         let name = &f.name;
         quote! { #[serde(rename = #name)] }
     });
-    // a single select's empty value is `None`
-    let optional = matches!(f.ty, FieldType::Select { multiple: false, .. })
-        .then(|| quote! { #[serde(with = "::baas_runtime::data::select::optional")] });
+    // an optional field's empty value is `None`
+    let optional = optional(f).then(|| quote! { #[serde(with = "::baas_runtime::data::optional")] });
     quote! {
         #[doc = #doc]
         #rename

@@ -12,6 +12,7 @@ mod field;
 mod filter;
 mod handle;
 mod id;
+pub mod optional;
 mod record;
 pub mod select;
 mod store;

@@ -1,7 +1,6 @@
 //! Select fields as enums: generated code declares one per select field (`PostTag::News`), so
 //! that a value removed from the schema breaks every use at compile time, and implements its
-//! text and serde with [`select_values!`](crate::select_values); [`optional`] maps a single
-//! select's empty value to `None`.
+//! text and serde with [`select_values!`](crate::select_values).
 
 /// `select_values!(PostTag { News = "news", Tech = "tech" })` for an enum with those unit
 /// variants and an `Other(String)` one (a value the schema no longer lists: rows keep what
@@ -44,29 +43,6 @@ macro_rules! select_values {
     };
 }
 
-/// `#[serde(with = "::baas_runtime::data::select::optional")]` on a single select field:
-/// PocketBase's empty value (`""`) is `None`.
-pub mod optional {
-    use serde::de::IntoDeserializer;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<T: Serialize, S: Serializer>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => value.serialize(serializer),
-            None => serializer.serialize_str(""),
-        }
-    }
-
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-        let value = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
-        if value.is_empty() {
-            return Ok(None);
-        }
-        let value: serde::de::value::StringDeserializer<D::Error> = value.into_deserializer();
-        T::deserialize(value).map(Some)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde::{Deserialize, Serialize};
@@ -85,7 +61,7 @@ mod tests {
     #[serde(default)]
     struct Row {
         tags: Vec<Tag>,
-        #[serde(with = "super::optional")]
+        #[serde(with = "crate::data::optional")]
         status: Option<Tag>,
     }
 

@@ -23,7 +23,8 @@ pub struct Post {
     /// `title` (text, required)
     pub title: String,
     /// `body` (text)
-    pub body: String,
+    #[serde(with = "::baas_runtime::data::optional")]
+    pub body: Option<String>,
     /// `published` (bool)
     pub published: bool,
     /// `author` (relation, required)
@@ -33,7 +34,8 @@ pub struct Post {
     /// `views` (number)
     pub views: i64,
     /// `attachment` (file)
-    pub attachment: String,
+    #[serde(with = "::baas_runtime::data::optional")]
+    pub attachment: Option<String>,
     /// `comment_count` (number)
     pub comment_count: i64,
     /// `created` (autodate)
@@ -55,7 +57,8 @@ pub struct NewPost {
     /// `title` (text, required)
     pub title: String,
     /// `body` (text)
-    pub body: String,
+    #[serde(with = "::baas_runtime::data::optional")]
+    pub body: Option<String>,
     /// `published` (bool)
     pub published: bool,
     /// `author` (relation, required)
@@ -106,12 +109,12 @@ pub mod post {
     use super::*;
     pub const id: Field<Post, Id<Post>> = Field::new("id");
     pub const title: Field<Post, String> = Field::new("title");
-    pub const body: Field<Post, String> = Field::new("body");
+    pub const body: Field<Post, Option<String>> = Field::new("body");
     pub const published: Field<Post, bool> = Field::new("published");
     pub const author: Field<Post, Id<User>> = Field::new("author");
     pub const tags: Field<Post, Vec<PostTag>> = Field::new("tags");
     pub const views: Field<Post, i64> = Field::new("views");
-    pub const attachment: Field<Post, String> = Field::new("attachment");
+    pub const attachment: Field<Post, Option<String>> = Field::new("attachment");
     pub const comment_count: Field<Post, i64> = Field::new("comment_count");
     pub const created: Field<Post, String> = Field::new("created");
     pub const updated: Field<Post, String> = Field::new("updated");

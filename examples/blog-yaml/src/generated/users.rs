@@ -26,7 +26,8 @@ pub struct User {
     /// `verified` (bool)
     pub verified: bool,
     /// `name` (text)
-    pub name: String,
+    #[serde(with = "::baas_runtime::data::optional")]
+    pub name: Option<String>,
     /// `created` (autodate)
     pub created: String,
     /// `updated` (autodate)
@@ -56,7 +57,8 @@ pub struct NewUser {
     /// `verified` (bool)
     pub verified: bool,
     /// `name` (text)
-    pub name: String,
+    #[serde(with = "::baas_runtime::data::optional")]
+    pub name: Option<String>,
     /// `password` (required)
     pub password: String,
 }
@@ -89,7 +91,7 @@ pub mod user {
     pub const email: Field<User, String> = Field::new("email");
     pub const email_visibility: Field<User, bool> = Field::new("emailVisibility");
     pub const verified: Field<User, bool> = Field::new("verified");
-    pub const name: Field<User, String> = Field::new("name");
+    pub const name: Field<User, Option<String>> = Field::new("name");
     pub const created: Field<User, String> = Field::new("created");
     pub const updated: Field<User, String> = Field::new("updated");
 }
