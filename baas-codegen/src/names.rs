@@ -47,9 +47,9 @@ pub fn record_type(collection: &str) -> Ident {
     };
     match singular.as_str() {
         // names the generated module imports
-        "ApiError" | "ApiResult" | "AppState" | "Arc" | "Auth" | "Id" | "Bind" | "Coll" | "Deserialize" | "Filter"
-        | "Json" | "Path" | "RequestCx" | "Router" | "Rule" | "Rules" | "Serialize" | "Source" | "SqlTy" | "State"
-        | "StatusCode" | "TypedRecord" | "Value" => format_ident!("{singular}Record"),
+        "ApiError" | "ApiResult" | "AppState" | "Arc" | "Auth" | "DateTime" | "Id" | "Bind" | "Coll"
+        | "Deserialize" | "Filter" | "Json" | "Path" | "RequestCx" | "Router" | "Rule" | "Rules" | "Serialize"
+        | "Source" | "SqlTy" | "State" | "StatusCode" | "TypedRecord" | "Value" => format_ident!("{singular}Record"),
         s => format_ident!("{s}"),
     }
 }

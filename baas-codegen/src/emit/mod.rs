@@ -113,12 +113,18 @@ pub fn collection_module(schema: &CheckedSchema, c: &Collection, layout: &Layout
     let filter = filter::filter_macro(c, layout);
     let rule_items = rules.items;
     let routes = routes::routes();
+    let dates = record::typed_fields(c).any(|f| matches!(f.ty, FieldType::Date | FieldType::Autodate { .. }));
+    let data_names = if dates {
+        quote! { {DateTime, Id} }
+    } else {
+        quote! { Id }
+    };
     let value = record::typed_fields(c)
         .any(|f| matches!(f.ty, FieldType::Json))
         .then(|| quote! { use ::baas_runtime::deps::serde_json::Value; });
     quote! {
         use ::baas_runtime::collection::{#(#collection_names),*};
-        use ::baas_runtime::data::Id;
+        use ::baas_runtime::data::#data_names;
         use ::baas_runtime::deps::axum::Router;
         use ::baas_runtime::deps::serde::{Deserialize, Serialize};
         #value

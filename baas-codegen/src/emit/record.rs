@@ -280,6 +280,7 @@ fn value_type(schema: &Schema, c: &Collection, f: &Field) -> TokenStream {
         FieldType::Number { .. } => quote! { f64 },
         FieldType::Bool => quote! { bool },
         FieldType::Json => quote! { Value },
+        FieldType::Date | FieldType::Autodate { .. } => quote! { DateTime },
         _ => quote! { String },
     }
 }

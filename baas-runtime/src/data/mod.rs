@@ -8,6 +8,7 @@
 //! goes through the same pipeline as the HTTP API: rules, validation, relation checks, hooks,
 //! realtime events and file cleanup.
 
+mod datetime;
 mod field;
 mod filter;
 mod handle;
@@ -18,6 +19,7 @@ pub mod select;
 mod store;
 mod tx;
 
+pub use datetime::DateTime;
 pub use field::{Field, Number, Order, SortOf};
 pub use filter::{CheckedFilter, FilterOf, bind};
 pub use handle::{Data, Database, Job, Running};
