@@ -83,16 +83,7 @@ async fn requested(app: &AppState, outer: &RequestCx, items: &mut [Result<Item, 
             }
             _ => Event::Create,
         };
-        let mut req = RequestCx {
-            auth: outer.auth.clone(),
-            query: item.query.clone(),
-            headers: item_headers(outer, item),
-            method: item.method.clone(),
-            body: Some(std::mem::take(&mut item.body)),
-            uploads: Vec::new(),
-            now: outer.now,
-            system: outer.system,
-        };
+        let mut req = RequestCx { body: Some(std::mem::take(&mut item.body)), ..item_request(outer, item) };
         let result = records::requested(&coll, event, named.as_deref(), &mut req).await;
         item.body = req.body.take().unwrap_or_default();
         result.map_err(|e| item_failed(i, &e))?;
@@ -100,11 +91,21 @@ async fn requested(app: &AppState, outer: &RequestCx, items: &mut [Result<Item, 
     Ok(())
 }
 
-/// The headers an item is sent with: the batch's, with the item's own over them.
-fn item_headers(outer: &RequestCx, item: &Item) -> HashMap<String, String> {
+/// An item's request without its body and files: the batch's caller, the item's query and
+/// method, the batch's headers with the item's own over them.
+fn item_request(outer: &RequestCx, item: &Item) -> RequestCx {
     let mut headers = outer.headers.clone();
     headers.extend(item.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    headers
+    RequestCx {
+        auth: outer.auth.clone(),
+        query: item.query.clone(),
+        headers,
+        method: item.method.clone(),
+        body: None,
+        uploads: Vec::new(),
+        now: outer.now,
+        system: outer.system,
+    }
 }
 
 /// Hands each item its file parts and stores them before the transaction (see `files`). A
@@ -194,16 +195,8 @@ fn run(txn: &Txn<'_, '_>, outer: &RequestCx, item: Item) -> ApiResult<Value> {
         .app
         .collection(&item.collection)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_COLLECTION_WRITE))?;
-    let req = RequestCx {
-        auth: outer.auth.clone(),
-        headers: item_headers(outer, &item),
-        query: item.query,
-        method: item.method.clone(),
-        body: Some(item.body),
-        uploads: item.uploads,
-        now: outer.now,
-        system: outer.system,
-    };
+    let head = item_request(outer, &item);
+    let req = RequestCx { body: Some(item.body), uploads: item.uploads, ..head };
     let ok = |record| json!({"status": 200, "body": records::shape(record, &req)});
     match (item.method.as_str(), item.id) {
         ("POST", None) => records::create_in(txn, &coll, &req, records::prepare_create(&coll, &req)).map(ok),

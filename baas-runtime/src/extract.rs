@@ -81,16 +81,22 @@ impl OptionalFromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller, who must be signed in as a record of `collection`: 401 without a valid token,
+/// 403 for a caller of another collection.
+async fn caller_of(app: &AppState, parts: &Parts, collection: &str) -> Result<Caller, ApiError> {
+    let caller = authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)?;
+    if caller.collection_name() != collection {
+        return Err(ApiError::forbidden(msg::NOT_ALLOWED));
+    }
+    Ok(caller)
+}
+
 impl FromRequestParts<AppState> for Superuser {
     type Rejection = ApiError;
 
     /// 401 without a valid token, 403 for a caller who is not a superuser.
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)?;
-        if caller.collection.ir.name != system::SUPERUSERS {
-            return Err(ApiError::forbidden(msg::NOT_ALLOWED));
-        }
-        Ok(Superuser(caller))
+        Ok(Superuser(caller_of(app, parts, system::SUPERUSERS).await?))
     }
 }
 
@@ -99,11 +105,7 @@ impl<R: TypedRecord + Send> FromRequestParts<AppState> for Auth<R> {
 
     /// 401 without a valid token, 403 for a caller of another collection.
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = authenticate(app, &parts.headers).await.ok_or_else(ApiError::unauthorized)?;
-        if caller.collection.ir.name != R::COLLECTION {
-            return Err(ApiError::forbidden(msg::NOT_ALLOWED));
-        }
-        Ok(Auth(R::from_record(&caller.record)?))
+        Ok(Auth(R::from_record(&caller_of(app, parts, R::COLLECTION).await?.record)?))
     }
 }
 
@@ -113,7 +115,7 @@ impl<R: TypedRecord + Send> OptionalFromRequestParts<AppState> for Auth<R> {
     /// `None` for an anonymous caller and for a caller of another collection.
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Option<Self>, Self::Rejection> {
         match authenticate(app, &parts.headers).await {
-            Some(caller) if caller.collection.ir.name == R::COLLECTION => {
+            Some(caller) if caller.collection_name() == R::COLLECTION => {
                 Ok(Some(Auth(R::from_record(&caller.record)?)))
             }
             _ => Ok(None),

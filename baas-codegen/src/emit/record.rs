@@ -63,9 +63,11 @@ pub fn new_record(schema: &Schema, c: &Collection) -> TokenStream {
         }
     });
     let required: Vec<&Field> = writable.iter().copied().filter(|f| f.required).collect();
+    // text arguments take anything that makes a `String`
+    let text = |f: &Field| matches!(f.ty, FieldType::Text { .. } | FieldType::Email | FieldType::Url);
     let params = required.iter().map(|f| {
         let (ident, ty) = (field_ident(&f.name), rust_type(schema, c, f));
-        if ty.to_string() == "String" {
+        if text(f) {
             quote! { #ident: impl Into<String> }
         } else {
             quote! { #ident: #ty }
@@ -73,7 +75,7 @@ pub fn new_record(schema: &Schema, c: &Collection) -> TokenStream {
     });
     let inits = required.iter().map(|f| {
         let ident = field_ident(&f.name);
-        if rust_type(schema, c, f).to_string() == "String" {
+        if text(f) {
             quote! { #ident: #ident.into() }
         } else {
             quote! { #ident }
@@ -203,11 +205,7 @@ pub fn field_constants(schema: &Schema, c: &Collection) -> TokenStream {
         format!(" (`{module}::{example}.invalid(code, message)`)."),
     ];
     let constants = typed_fields(c).map(|f| {
-        let (ident, name) = (field_ident(&f.name), &f.name);
-        let value = match f.ty {
-            FieldType::Json => quote! { ::baas_runtime::deps::serde_json::Value },
-            _ => rust_type(schema, c, f),
-        };
+        let (ident, name, value) = (field_ident(&f.name), &f.name, rust_type(schema, c, f));
         quote! { pub const #ident: Field<#ty, #value> = Field::new(#name); }
     });
     quote! {

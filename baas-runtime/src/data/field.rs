@@ -4,6 +4,8 @@
 
 use std::marker::PhantomData;
 
+use serde_json::Value;
+
 use crate::error::ApiError;
 
 /// The field `name` of the collection whose record type is `R`, holding values of type `T`
@@ -93,20 +95,26 @@ impl<R> SortOf<R> for &str {
     }
 }
 
-/// The numbers [`super::Patch::add`] adds: a number field's type.
+/// The Rust numbers the data API takes: what [`super::Patch::add`] adds to a number field, and
+/// what a `filter!` number placeholder binds.
 pub trait Number: Copy {
     fn to_f64(self) -> f64;
+    fn to_json(self) -> Value;
 }
 
-impl Number for i64 {
-    #[allow(clippy::cast_precision_loss)]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl Number for $t {
+            #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+
+            fn to_json(self) -> Value {
+                Value::from(self)
+            }
+        }
+    )*};
 }
 
-impl Number for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-}
+numbers!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);

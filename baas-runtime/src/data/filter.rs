@@ -58,6 +58,7 @@ impl FilterOf for CheckedFilter {
 /// The values a `filter!` placeholder takes, by what it is compared with.
 pub mod bind {
     use super::{Serialize, Value};
+    use crate::data::Number;
 
     /// Compared with text (text, email, url, select and relation fields, ids).
     pub fn text(value: &(impl AsRef<str> + ?Sized)) -> Value {
@@ -83,23 +84,6 @@ pub mod bind {
     pub fn any(value: impl Serialize) -> Value {
         serde_json::to_value(value).unwrap_or(Value::Null)
     }
-
-    /// The Rust numbers a number placeholder takes.
-    pub trait Number {
-        fn to_json(self) -> Value;
-    }
-
-    macro_rules! numbers {
-        ($($t:ty),*) => {$(
-            impl Number for $t {
-                fn to_json(self) -> Value {
-                    Value::from(self)
-                }
-            }
-        )*};
-    }
-
-    numbers!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
 
     /// The values a date placeholder takes.
     pub trait Date {
