@@ -234,6 +234,10 @@ fn skeleton(loaded: &Loaded) -> TokenStream {
 
             impl ::baas_runtime::TypedRecord for #ident {
                 const COLLECTION: &'static str = #name;
+
+                fn from_row(_row: ::baas_runtime::data::Row) -> ::baas_runtime::ApiResult<Self> {
+                    Ok(Self {})
+                }
             }
         }
     });

@@ -15,6 +15,11 @@ pub fn record(schema: &Schema, c: &Collection) -> TokenStream {
     let ty = record_type(&c.name);
     let doc = format!(" A record of `{}`, as hooks see it.", c.name);
     let fields = typed_fields(c).map(|f| field(schema, c, f));
+    // each typed field from its column: the row holds every field, in schema order
+    let columns = c.fields.iter().enumerate().filter(|(_, f)| typed(f)).map(|(i, f)| {
+        let (ident, name, i) = (field_ident(&f.name), &f.name, proc_macro2::Literal::usize_unsuffixed(i));
+        quote! { #ident: row.take(#i, #name)? }
+    });
     let auth = c.is_auth().then(|| {
         let docs = [
             format!(" The caller, signed in as a record of `{}` (an axum extractor): 401 without a valid", c.name),
@@ -36,6 +41,10 @@ pub fn record(schema: &Schema, c: &Collection) -> TokenStream {
 
         impl TypedRecord for #ty {
             const COLLECTION: &'static str = NAME;
+
+            fn from_row(mut row: ::baas_runtime::data::Row) -> ::baas_runtime::ApiResult<Self> {
+                Ok(#ty { #(#columns,)* })
+            }
         }
 
         #auth
@@ -44,7 +53,11 @@ pub fn record(schema: &Schema, c: &Collection) -> TokenStream {
 
 /// The fields the record struct has: every field but passwords and hidden ones.
 pub fn typed_fields(c: &Collection) -> impl Iterator<Item = &Field> {
-    c.fields.iter().filter(|f| !matches!(f.ty, FieldType::Password) && !f.hidden)
+    c.fields.iter().filter(|f| typed(f))
+}
+
+fn typed(f: &Field) -> bool {
+    !matches!(f.ty, FieldType::Password) && !f.hidden
 }
 
 /// `NewPost`: a record of `c` to create, `NewPost::new` taking its required fields, and its

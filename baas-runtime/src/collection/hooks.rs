@@ -434,6 +434,10 @@ mod tests {
 
     impl TypedRecord for Note {
         const COLLECTION: &'static str = "notes";
+
+        fn from_row(mut row: crate::data::Row) -> ApiResult<Self> {
+            Ok(Note { title: row.take(0, "title")? })
+        }
     }
 
     struct Shout;
@@ -458,10 +462,10 @@ mod tests {
             let q = &self.0;
             HookContext { auth: None, auth_collection: None, superuser: false, method: "GET", headers: q, query: q }
         }
-        fn get(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<Option<Record>> {
+        fn get(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<Option<crate::data::Fetched>> {
             unreachable!()
         }
-        fn list(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<Vec<Record>> {
+        fn list(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<Vec<crate::data::Fetched>> {
             unreachable!()
         }
         fn count(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<u64> {

@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
+use super::Row;
+
 /// A record as the runtime handles it: canonical API JSON by field name.
 pub type Record = Map<String, Value>;
 
@@ -17,6 +19,10 @@ pub type Record = Map<String, Value>;
 pub trait TypedRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The collection's name.
     const COLLECTION: &'static str;
+
+    /// Reads the typed record from its row, each field from its column (generated: the
+    /// data API's reads build the struct without a JSON record in between).
+    fn from_row(row: Row) -> ApiResult<Self>;
 
     /// Reads the typed record from the runtime's JSON record.
     fn from_record(record: &Record) -> ApiResult<Self> {

@@ -31,13 +31,24 @@ macro_rules! select_values {
             }
         }
 
-        impl<'de> $crate::deps::serde::Deserialize<'de> for $name {
-            fn deserialize<D: $crate::deps::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
-                let value = <::std::string::String as $crate::deps::serde::Deserialize>::deserialize(deserializer)?;
-                Ok(match value.as_str() {
+        impl ::std::convert::From<::std::string::String> for $name {
+            fn from(value: ::std::string::String) -> Self {
+                match value.as_str() {
                     $($value => Self::$variant,)*
                     _ => Self::Other(value),
-                })
+                }
+            }
+        }
+
+        impl<'de> $crate::deps::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::deps::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                <::std::string::String as $crate::deps::serde::Deserialize>::deserialize(deserializer).map(Self::from)
+            }
+        }
+
+        impl $crate::data::FromColumn for $name {
+            fn from_column(cell: $crate::db::SqlValue) -> ::std::result::Result<Self, ::std::string::String> {
+                <::std::string::String as $crate::data::FromColumn>::from_column(cell).map(Self::from)
             }
         }
     };

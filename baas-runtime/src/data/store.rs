@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::ApiResult;
 
-use super::{HookContext, Record};
+use super::{HookContext, Record, Row, TypedRecord};
 
 /// Whose rights a read or write is judged with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +31,24 @@ pub struct QuerySpec {
     pub offset: u64,
 }
 
+/// A record the records engine read for custom code: its row, or, when a hook of the
+/// collection had to see it first (`on_read`, `computed`), the record the hook left.
+#[derive(Debug)]
+pub enum Fetched {
+    Row(Row),
+    Record(Record),
+}
+
+impl Fetched {
+    /// The typed record.
+    pub fn typed<R: TypedRecord>(self) -> ApiResult<R> {
+        match self {
+            Fetched::Row(row) => R::from_row(row),
+            Fetched::Record(record) => R::from_record(&record),
+        }
+    }
+}
+
 /// One transaction, as the records engine runs it: every method goes through the same
 /// pipeline as the HTTP API. Implemented by the records engine; custom code uses [`Tx`](super::Tx).
 pub trait Store {
@@ -38,10 +56,10 @@ pub trait Store {
     fn context(&self) -> HookContext<'_>;
 
     /// The record `id` of `collection`, if it exists and `access` may view it.
-    fn get(&self, access: Access, collection: &str, id: &str) -> ApiResult<Option<Record>>;
+    fn get(&self, access: Access, collection: &str, id: &str) -> ApiResult<Option<Fetched>>;
 
     /// The records of `collection` that `access` may list and `query` selects, in its order.
-    fn list(&self, access: Access, collection: &str, query: &QuerySpec) -> ApiResult<Vec<Record>>;
+    fn list(&self, access: Access, collection: &str, query: &QuerySpec) -> ApiResult<Vec<Fetched>>;
 
     /// How many records [`Store::list`] would return without a limit.
     fn count(&self, access: Access, collection: &str, query: &QuerySpec) -> ApiResult<u64>;

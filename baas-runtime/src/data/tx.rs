@@ -114,7 +114,7 @@ impl<'a, R: TypedRecord> Table<'a, R> {
     /// ```
     pub fn find(&self, id: impl IdOf<R>) -> ApiResult<Option<R>> {
         match self.tx.store.get(self.tx.access, R::COLLECTION, id.id_str())? {
-            Some(record) => R::from_record(&record).map(Some),
+            Some(record) => record.typed().map(Some),
             None => Ok(None),
         }
     }
@@ -240,7 +240,7 @@ impl<R: TypedRecord> Query<'_, R> {
     pub fn all(&self) -> ApiResult<Vec<R>> {
         self.checked()?;
         let records = self.tx.store.list(self.tx.access, R::COLLECTION, &self.spec)?;
-        records.iter().map(R::from_record).collect()
+        records.into_iter().map(super::Fetched::typed).collect()
     }
 
     /// The first record the query selects.
@@ -252,7 +252,7 @@ impl<R: TypedRecord> Query<'_, R> {
         self.checked()?;
         let spec = QuerySpec { limit: Some(1), ..self.spec.clone() };
         let records = self.tx.store.list(self.tx.access, R::COLLECTION, &spec)?;
-        records.first().map(R::from_record).transpose()
+        records.into_iter().next().map(super::Fetched::typed).transpose()
     }
 
     /// How many of the records the query selects hold each value of the multi-valued `field`

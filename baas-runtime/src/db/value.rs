@@ -4,8 +4,9 @@
 use postgres::types::{IsNull, ToSql as PgToSql, Type};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum SqlValue {
+    #[default]
     Null,
     Int(i64),
     Real(f64),

@@ -89,7 +89,7 @@ pub(super) fn fetch(
     gate: &Gate<'_>,
     req: &RequestCx,
 ) -> ApiResult<Option<Record>> {
-    fetch_as(conn, coll, id, gate, req, "")
+    Ok(fetch_row(conn, coll, id, gate, req, "")?.map(|row| row_to_record(coll, row)))
 }
 
 /// [`fetch`] for an update: on PostgreSQL the row stays locked until the transaction ends, so
@@ -106,17 +106,18 @@ pub(super) fn fetch_for_update(
         Dialect::Postgres => format!(" FOR UPDATE OF {}", quote(&coll.ir.name)),
         Dialect::Sqlite => String::new(),
     };
-    fetch_as(conn, coll, id, gate, req, &lock)
+    Ok(fetch_row(conn, coll, id, gate, req, &lock)?.map(|row| row_to_record(coll, row)))
 }
 
-fn fetch_as(
+/// The row of record `id` of `coll`, through `gate`, with `lock` (a `FOR UPDATE` or nothing).
+pub(super) fn fetch_row(
     conn: &Conn<'_>,
     coll: &Coll,
     id: &str,
     gate: &Gate<'_>,
     req: &RequestCx,
     lock: &str,
-) -> ApiResult<Option<Record>> {
+) -> ApiResult<Option<Vec<SqlValue>>> {
     let (pred, mut params) = gate.sql(req);
     params.push(SqlValue::Text(id.to_owned()));
     let table = quote(&coll.ir.name);
@@ -125,8 +126,7 @@ fn fetch_as(
         coll.columns,
         placeholder(conn.dialect(), params.len())
     );
-    let mut rows = conn.query(&sql, &params)?;
-    Ok(rows.pop().map(|row| row_to_record(coll, row)))
+    Ok(conn.query(&sql, &params)?.pop())
 }
 
 /// Whether `req`'s caller may view record `id` (its view rule; superusers may).

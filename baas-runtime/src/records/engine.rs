@@ -11,7 +11,7 @@ use baas_schema::sql::{Dialect, quote};
 use serde_json::Value;
 
 use crate::collection::{Coll, Event, Hook, WriteRequest};
-use crate::data::{Access, Data, Database, HookContext, Job, QuerySpec, Record, Running, Store, Tx};
+use crate::data::{Access, Data, Database, Fetched, HookContext, Job, QuerySpec, Record, Row, Running, Store, Tx};
 use crate::db::{Conn, SqlValue, placeholder};
 use crate::error::{ApiError, ApiResult, msg};
 use crate::files::{self, Trash};
@@ -146,6 +146,19 @@ impl<'e, 'c> Engine<'e, 'c> {
         }
     }
 
+    /// A row read for custom code as `access` reads it: the row itself with what it may not
+    /// see blanked; or, when the collection's `on_read` or `computed` hook has to see it, the
+    /// record the hook left, [`shown`](Self::shown).
+    fn fetched(&self, coll: &Coll, mut row: Vec<SqlValue>, access: Access, cx: &HookContext<'_>) -> Fetched {
+        if coll.hooks.runs(Hook::OnRead) || coll.hooks.runs(Hook::Computed) {
+            let mut record = row_to_record(coll, row);
+            coll.hooks.on_read(&mut record, cx);
+            return Fetched::Record(self.shown(coll, record, access));
+        }
+        conceal(coll, &mut row, self.req(access), access == Access::System);
+        Fetched::Row(Row::new(row))
+    }
+
     /// The `WHERE` of a query: the list rule as `req` meets it, then the query's filter.
     fn selection(&self, coll: &Coll, req: &RequestCx, spec: &QuerySpec) -> ApiResult<(String, Vec<SqlValue>)> {
         let dialect = self.txn.conn.dialect();
@@ -183,16 +196,15 @@ impl Store for Engine<'_, '_> {
         self.req.hook_context()
     }
 
-    fn get(&self, access: Access, collection: &str, id: &str) -> ApiResult<Option<Record>> {
+    fn get(&self, access: Access, collection: &str, id: &str) -> ApiResult<Option<Fetched>> {
         let coll = self.collection(collection)?;
         let req = self.req(access);
         let gate = gate(&coll, Action::View, req, self.txn.conn.dialect())?;
-        let Some(mut record) = fetch(self.txn.conn, &coll, id, &gate, req)? else { return Ok(None) };
-        coll.hooks.on_read(&mut record, &req.hook_context());
-        Ok(Some(self.shown(&coll, record, access)))
+        let row = fetch_row(self.txn.conn, &coll, id, &gate, req, "")?;
+        Ok(row.map(|row| self.fetched(&coll, row, access, &req.hook_context())))
     }
 
-    fn list(&self, access: Access, collection: &str, spec: &QuerySpec) -> ApiResult<Vec<Record>> {
+    fn list(&self, access: Access, collection: &str, spec: &QuerySpec) -> ApiResult<Vec<Fetched>> {
         let coll = self.collection(collection)?;
         let req = self.req(access);
         let dialect = self.txn.conn.dialect();
@@ -221,14 +233,7 @@ impl Store for Engine<'_, '_> {
         }
         let cx = req.hook_context();
         let rows = self.txn.conn.query(&sql, &binds)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let mut record = row_to_record(&coll, row);
-                coll.hooks.on_read(&mut record, &cx);
-                self.shown(&coll, record, access)
-            })
-            .collect())
+        Ok(rows.into_iter().map(|row| self.fetched(&coll, row, access, &cx)).collect())
     }
 
     fn count(&self, access: Access, collection: &str, spec: &QuerySpec) -> ApiResult<u64> {

@@ -47,6 +47,27 @@ pub fn present(coll: &Coll, mut record: Record, req: &RequestCx) -> Record {
     labelled(coll, record)
 }
 
+/// Blanks what `req` may not read of `row` as custom code reads it, as [`present`] removes it
+/// from a record: password hashes always; without `system` access, hidden fields and an email
+/// that is neither visible, the caller's own, nor read by a superuser.
+pub fn conceal(coll: &Coll, row: &mut [SqlValue], req: &RequestCx, system: bool) {
+    let cell = |name: &str| coll.ir.fields.iter().position(|f| f.name == name).and_then(|i| row.get(i));
+    let private_email = !system && coll.ir.is_auth() && {
+        let visible = cell(system::EMAIL_VISIBILITY).and_then(SqlValue::as_i64).is_some_and(|v| v != 0);
+        let id = cell(system::ID).and_then(SqlValue::as_str);
+        let is_self = req.auth.as_ref().is_some_and(|a| {
+            a.collection.ir.name == coll.ir.name && a.record.get("id").and_then(Value::as_str) == id
+        });
+        !(visible || is_self || req.is_superuser())
+    };
+    for (field, cell) in coll.ir.fields.iter().zip(row.iter_mut()) {
+        let secret = matches!(field.ty, FieldType::Password);
+        if secret || (!system && field.hidden) || (private_email && field.name == system::EMAIL) {
+            *cell = SqlValue::Null;
+        }
+    }
+}
+
 /// `record` with its `collectionId` and `collectionName`.
 pub(super) fn labelled(coll: &Coll, mut record: Record) -> Record {
     record.insert("collectionId".into(), Value::String(coll.ir.id.clone()));

@@ -35,6 +35,16 @@ pub struct Comment {
 
 impl TypedRecord for Comment {
     const COLLECTION: &'static str = NAME;
+    fn from_row(mut row: ::baas_runtime::data::Row) -> ::baas_runtime::ApiResult<Self> {
+        Ok(Comment {
+            id: row.take(0, "id")?,
+            post: row.take(1, "post")?,
+            author: row.take(2, "author")?,
+            text: row.take(3, "text")?,
+            created: row.take(4, "created")?,
+            updated: row.take(5, "updated")?,
+        })
+    }
 }
 
 /// A record of `comments` to create (`tx.of::<Comment>().create(…)`): `NewComment::new` takes the

@@ -46,6 +46,21 @@ pub struct Post {
 
 impl TypedRecord for Post {
     const COLLECTION: &'static str = NAME;
+    fn from_row(mut row: ::baas_runtime::data::Row) -> ::baas_runtime::ApiResult<Self> {
+        Ok(Post {
+            id: row.take(0, "id")?,
+            title: row.take(1, "title")?,
+            body: row.take(2, "body")?,
+            published: row.take(3, "published")?,
+            author: row.take(4, "author")?,
+            tags: row.take(5, "tags")?,
+            views: row.take(6, "views")?,
+            attachment: row.take(7, "attachment")?,
+            comment_count: row.take(8, "comment_count")?,
+            created: row.take(9, "created")?,
+            updated: row.take(10, "updated")?,
+        })
+    }
 }
 
 /// A record of `posts` to create (`tx.of::<Post>().create(…)`): `NewPost::new` takes the

@@ -36,6 +36,17 @@ pub struct User {
 
 impl TypedRecord for User {
     const COLLECTION: &'static str = NAME;
+    fn from_row(mut row: ::baas_runtime::data::Row) -> ::baas_runtime::ApiResult<Self> {
+        Ok(User {
+            id: row.take(0, "id")?,
+            email: row.take(3, "email")?,
+            email_visibility: row.take(4, "emailVisibility")?,
+            verified: row.take(5, "verified")?,
+            name: row.take(6, "name")?,
+            created: row.take(7, "created")?,
+            updated: row.take(8, "updated")?,
+        })
+    }
 }
 
 /// The caller, signed in as a record of `users` (an axum extractor): 401 without a valid
