@@ -1,5 +1,6 @@
 //! Auth endpoints of auth collections (pocketbase-api.md §3.3): password sign-in, token
-//! refresh, the auth methods document, and the request-* endpoints that answer 204.
+//! refresh, the auth methods document. The account lifecycle (verification, password reset,
+//! email change) is in [`crate::accounts`].
 
 use std::sync::Arc;
 
@@ -135,27 +136,6 @@ pub async fn auth_methods(
         "emailPassword": true,
     });
     Ok(Json(req.shape(body)))
-}
-
-/// `POST .../request-verification` and `.../request-password-reset`: 204 whether or not the
-/// address is known (no mail server is configured, nothing is sent).
-pub async fn request_email(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-    req: RequestCx,
-) -> ApiResult<StatusCode> {
-    auth_collection(&app, &name)?;
-    let email = req.body.as_ref().and_then(|b| b.get("email")).and_then(Value::as_str).unwrap_or_default();
-    let mut errors = FieldErrors::new();
-    if email.is_empty() {
-        errors.insert("email".into(), FieldError::required());
-    } else if !email.contains('@') {
-        errors.insert("email".into(), FieldError::new("validation_is_email", "Must be a valid email address."));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::fields(msg::VALIDATION, errors));
-    }
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST .../request-otp`: OTP is not enabled.

@@ -5,6 +5,7 @@
 //! few third-party crates it needs, re-exported in [`deps`], so a generated `Cargo.toml`
 //! depends on `baas-runtime` alone.
 
+pub mod accounts;
 pub mod auth;
 pub mod batch;
 pub mod collection;
@@ -19,8 +20,10 @@ pub mod http;
 pub mod id;
 pub mod input;
 pub mod limits;
+pub mod mail;
 pub mod migrate;
 pub mod net;
+pub mod outbox;
 pub mod password;
 pub mod query;
 pub mod realtime;
@@ -47,6 +50,7 @@ pub use collection::{
     CollectionHooks, CollectionSpec, CompiledRule, Event, Hook, HookDefaults, RecordHooks, RuleSet, WriteRequest,
 };
 pub use data::{Data, Field, HookContext, Record, Tx, TypedRecord};
+pub use mail::Mail;
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
 pub use migrate::Migration;
 pub use request::{Auth, Caller, RequestCx, Superuser};

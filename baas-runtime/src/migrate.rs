@@ -78,9 +78,16 @@ pub fn checksum(sql: &str) -> String {
     format!("{:08x}", crc32fast::hash(sql.as_bytes()))
 }
 
+/// The runtime's own tables: applied migrations, parameters (the app secret, cron ticks) and
+/// the outbox.
+fn bookkeeping(conn: &Conn<'_>) -> Result<(), MigrateError> {
+    conn.execute_batch(BOOKKEEPING).map_err(database("prepare the migrations and parameters tables"))?;
+    conn.execute_batch(crate::outbox::SCHEMA).map_err(database("prepare the outbox table"))
+}
+
 /// Migrations not yet applied, in order; an error when the applied ones don't match.
 pub fn pending<'m>(conn: &Conn<'_>, migrations: &'m [Migration]) -> Result<Vec<&'m Migration>, MigrateError> {
-    conn.execute_batch(BOOKKEEPING).map_err(database("prepare the migrations table"))?;
+    bookkeeping(conn)?;
     let rows = conn
         .query("SELECT name, checksum FROM _migrations ORDER BY name", &[])
         .map_err(database("read applied migrations"))?;
@@ -127,7 +134,7 @@ pub fn apply(conn: &Conn<'_>, migrations: &[Migration]) -> Result<Vec<String>, M
 /// The app secret that signs tokens, created on first start and kept in the database so that
 /// tokens survive restarts and every instance signs alike.
 pub fn secret(conn: &Conn<'_>) -> Result<Vec<u8>, MigrateError> {
-    conn.execute_batch(BOOKKEEPING).map_err(database("prepare the parameters table"))?;
+    bookkeeping(conn)?;
     let fresh = id::random_string(64, b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
     let sql =
         format!("INSERT INTO _params (key, value) VALUES ('secret', {}) ON CONFLICT DO NOTHING", conn.placeholder(1));

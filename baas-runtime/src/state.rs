@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use crate::collection::{Coll, CollectionSpec, NoHooks, Record, RecordHooks, RuleSet};
 use crate::db::{Conn, Db};
+use crate::mail::MailSettings;
+use crate::outbox::Outbox;
 use crate::storage::Storage;
 
 /// Every rule of `schema` typed by the checker (`_superusers`, built in, has none).
@@ -58,6 +60,13 @@ impl ChangeSink for NoChanges {
     }
 }
 
+/// How a backend sends mail: the settings that address it and the outbox that delivers it.
+#[derive(Default)]
+pub struct Mailing {
+    pub settings: MailSettings,
+    pub outbox: Arc<Outbox>,
+}
+
 /// The shared state of a running backend: cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -73,6 +82,8 @@ struct Inner {
     secret: Vec<u8>,
     storage: Storage,
     changes: Arc<dyn ChangeSink>,
+    mail: MailSettings,
+    outbox: Arc<Outbox>,
     /// The async runtime the state was made in, for work that starts on database threads
     /// (after-commit hooks).
     runtime: Option<tokio::runtime::Handle>,
@@ -87,6 +98,7 @@ impl AppState {
         secret: Vec<u8>,
         storage: Storage,
         changes: Arc<dyn ChangeSink>,
+        mailing: Mailing,
     ) -> Self {
         let mut collections = BTreeMap::new();
         let mut by_id = BTreeMap::new();
@@ -112,7 +124,19 @@ impl AppState {
         let settings = schema.settings.clone();
         let runtime = tokio::runtime::Handle::try_current().ok();
         AppState {
-            inner: Arc::new(Inner { db, schema, settings, collections, by_id, secret, storage, changes, runtime }),
+            inner: Arc::new(Inner {
+                db,
+                schema,
+                settings,
+                collections,
+                by_id,
+                secret,
+                storage,
+                changes,
+                mail: mailing.settings,
+                outbox: mailing.outbox,
+                runtime,
+            }),
         }
     }
 
@@ -144,6 +168,16 @@ impl AppState {
     /// Where uploaded files live.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
+    }
+
+    /// How mails are addressed (application name and URL, sender).
+    pub fn mail(&self) -> &MailSettings {
+        &self.inner.mail
+    }
+
+    /// The outbox's worker side: wake it after committing messages.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.inner.outbox
     }
 
     /// Where the records engine announces every change it writes.

@@ -21,6 +21,12 @@ use serde::{Deserialize, Serialize};
 pub const AUTH: &str = "auth";
 /// The `type` claim of file tokens (protected files, `POST /api/files/token`).
 pub const FILE: &str = "file";
+/// The `type` claim of the token a verification mail carries.
+pub const VERIFICATION: &str = "verification";
+/// The `type` claim of the token a password-reset mail carries.
+pub const PASSWORD_RESET: &str = "passwordReset";
+/// The `type` claim of the token an email-change mail carries.
+pub const EMAIL_CHANGE: &str = "emailChange";
 
 /// The claims of a token.
 ///
@@ -31,10 +37,16 @@ pub struct Claims {
     /// The id of the record's collection.
     #[serde(rename = "collectionId")]
     pub collection_id: String,
+    /// The address an account token was sent to (verification, password reset, email change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Expiry, in seconds since the Unix epoch.
     pub exp: i64,
     /// The record's id.
     pub id: String,
+    /// The address an email-change token moves the account to.
+    #[serde(default, rename = "newEmail", skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
     /// `Some(true)` on auth tokens; absent on the other token kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshable: Option<bool>,
@@ -50,11 +62,31 @@ pub fn auth_claims(id: &str, collection_id: &str, lifetime_secs: i64) -> Claims 
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Claims {
         collection_id: collection_id.to_owned(),
+        email: None,
         exp: now.saturating_add(lifetime_secs),
         id: id.to_owned(),
+        new_email: None,
         refreshable: Some(true),
         kind: AUTH.to_owned(),
     }
+}
+
+/// The claims of an account token of `kind` ([`VERIFICATION`], [`PASSWORD_RESET`],
+/// [`EMAIL_CHANGE`]) for record `id`, sent to `email`: not refreshable, as PocketBase's.
+pub fn account_claims(kind: &str, id: &str, collection_id: &str, email: &str, lifetime_secs: i64) -> Claims {
+    Claims {
+        email: Some(email.to_owned()),
+        refreshable: None,
+        kind: kind.to_owned(),
+        ..auth_claims(id, collection_id, lifetime_secs)
+    }
+}
+
+/// The key account tokens of `kind` for a record of collection `collection_id` are signed
+/// with: a secret per collection and kind (derived from the app secret) followed by the
+/// record's `tokenKey`. Never the key of its auth tokens, so one kind cannot pass for another.
+pub fn account_key(app_secret: &[u8], kind: &str, collection_id: &str, token_key: &str) -> Vec<u8> {
+    [app_secret, b"\0", kind.as_bytes(), b"\0", collection_id.as_bytes(), b"\0", token_key.as_bytes()].concat()
 }
 
 /// The key a record's tokens are signed with: the app secret followed by the record's
@@ -171,8 +203,10 @@ mod tests {
     fn header_and_payload_are_byte_exact() {
         let c = Claims {
             collection_id: "_pb_users_auth_".into(),
+            email: None,
             exp: 1_796_027_371,
             id: "abc123def456ghi".into(),
+            new_email: None,
             refreshable: Some(true),
             kind: AUTH.into(),
         };
@@ -189,6 +223,21 @@ mod tests {
         for k in ["collectionId", "exp", "id", "refreshable", "type"] {
             assert!(keys.contains(&k), "{keys:?}");
         }
+    }
+
+    #[test]
+    fn account_tokens_carry_their_addresses_and_keys_differ_by_kind() {
+        let mut c = account_claims(EMAIL_CHANGE, "abc123def456ghi", "pbc_1", "old@example.com", 1800);
+        c.new_email = Some("new@example.com".into());
+        c.exp = 2_000_000_000;
+        let key = account_key(SECRET, EMAIL_CHANGE, "pbc_1", "tk");
+        let token = issue(&c, &key);
+        let payload = r#"{"collectionId":"pbc_1","email":"old@example.com","exp":2000000000,"id":"abc123def456ghi","newEmail":"new@example.com","type":"emailChange"}"#;
+        assert_eq!(segments(&token)[1], b64url(payload.as_bytes()));
+        assert_eq!(verify(&token, &key), Some(c));
+        assert_eq!(verify(&token, &account_key(SECRET, VERIFICATION, "pbc_1", "tk")), None);
+        assert_eq!(verify(&token, &account_key(SECRET, EMAIL_CHANGE, "pbc_2", "tk")), None);
+        assert_eq!(verify(&token, &signing_key(SECRET, "tk")), None);
     }
 
     #[test]

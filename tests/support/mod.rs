@@ -429,6 +429,11 @@ pub fn request(
 /// in `BAAS_URL`, the superuser in `BAAS_ADMIN_EMAIL`/`BAAS_ADMIN_PASSWORD` and the file
 /// storage in `BAAS_STORAGE` (a folder or an `s3://` URL).
 pub fn run_sdk_tests(server: &Server, dir: &str) {
+    run_sdk_tests_with(server, dir, &[]);
+}
+
+/// [`run_sdk_tests`] with extra environment variables for the test files.
+pub fn run_sdk_tests_with(server: &Server, dir: &str, env: &[(&str, &str)]) {
     let root = root();
     assert!(
         root.join("tests/sdk/node_modules/pocketbase").is_dir(),
@@ -453,6 +458,7 @@ pub fn run_sdk_tests(server: &Server, dir: &str) {
         .env("BAAS_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("BAAS_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("BAAS_STORAGE", &server.files)
+        .envs(env.iter().copied())
         .env_remove("NODE_OPTIONS")
         .env_remove("NODE_TEST_CONTEXT")
         .output()
@@ -468,4 +474,86 @@ pub fn run_sdk_tests(server: &Server, dir: &str) {
     );
     // Show node's summary (tests/pass/fail/skipped) with `cargo test -- --nocapture`.
     println!("{stdout}");
+}
+
+/// A real SMTP server in its own process (aiosmtpd, tests/support/smtp_sink.py; `./test`
+/// installs it) that keeps every mail it accepts as JSON in a folder; stopped when dropped.
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpSink {
+    /// A sink on a free port.
+    pub fn start() -> SmtpSink {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        SmtpSink::start_on(port)
+    }
+
+    /// A sink on `port`.
+    pub fn start_on(port: u16) -> SmtpSink {
+        use std::io::BufRead;
+        let dir = TempDir::new("mail");
+        // where ./test installs aiosmtpd, before whatever the environment adds
+        let mut path = std::ffi::OsString::from(target().join("aiosmtpd"));
+        if let Some(more) = std::env::var_os("PYTHONPATH") {
+            path.push(":");
+            path.push(more);
+        }
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/support/smtp_sink.py"))
+            .env("PYTHONPATH", path)
+            .arg(port.to_string())
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 tests/support/smtp_sink.py");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the sink's first line");
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start (is aiosmtpd installed? run ./test once)");
+        SmtpSink { child, port, dir }
+    }
+
+    /// The `smtp://` URL of the sink.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every mail received so far, in order.
+    pub fn mails(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir.0)
+            .expect("read the mail folder")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read a mail")).expect("a mail as JSON"))
+            .collect()
+    }
+
+    /// The mails to `to`, once at least `n` arrived (panics after `within`).
+    pub fn wait_for(&self, to: &str, n: usize, within: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let found: Vec<serde_json::Value> =
+                self.mails().into_iter().filter(|m| m["to"].as_array().is_some_and(|t| t.iter().any(|a| a == to))).collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "{n} mail(s) to {to} did not arrive within {within:?}: {:?}", self.mails());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

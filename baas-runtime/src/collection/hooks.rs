@@ -489,6 +489,9 @@ mod tests {
         ) -> ApiResult<Vec<(String, u64)>> {
             unreachable!()
         }
+        fn send_mail(&self, _: &crate::mail::Mail) -> ApiResult<()> {
+            unreachable!()
+        }
         fn after_commit(&self, _: Box<dyn FnOnce() + Send>) {}
         fn publish(&self, _: &str, _: Value) -> ApiResult<()> {
             unreachable!()

@@ -84,6 +84,9 @@ pub trait Store {
         field: &str,
     ) -> ApiResult<Vec<(String, u64)>>;
 
+    /// Writes `mail` to the outbox in this transaction: delivered once it commits.
+    fn send_mail(&self, mail: &crate::mail::Mail) -> ApiResult<()>;
+
     /// Runs `f` once the transaction has committed (never when it rolls back).
     fn after_commit(&self, f: Box<dyn FnOnce() + Send>);
 

@@ -78,6 +78,17 @@ impl<'a> Tx<'a> {
         self.store.after_commit(Box::new(f));
     }
 
+    /// Sends `mail` once the transaction has committed; never when it rolls back. It is written
+    /// to the outbox in this transaction and retried until the mail server takes it, across
+    /// restarts (`serve --smtp` says where mail goes).
+    ///
+    /// ```ignore
+    /// tx.send_mail(Mail { to: user.email.clone(), subject: "Welcome".into(), html, text })?;
+    /// ```
+    pub fn send_mail(&self, mail: crate::mail::Mail) -> ApiResult<()> {
+        self.store.send_mail(&mail)
+    }
+
     /// Sends `data` to the realtime subscribers of `topic`, a topic the crate declared
     /// (`Backend::topic`, which also says who may hear it), once the transaction has committed;
     /// never when it rolls back. The SDK receives it with `pb.realtime.subscribe(topic, …)`.

@@ -107,7 +107,7 @@ pub(super) fn auth_form_errors(
 }
 
 /// Length of a new password, in characters.
-pub(super) fn password_error(password: &str) -> Option<FieldError> {
+pub fn password_error(password: &str) -> Option<FieldError> {
     let len = password.chars().count();
     if len < PASSWORD_MIN {
         return Some(FieldError::new(

@@ -51,6 +51,7 @@ mod coerce;
 mod fields;
 
 use auth::*;
+pub use auth::password_error;
 use coerce::*;
 use fields::*;
 

@@ -345,7 +345,7 @@ collections:
         // No test here stores files; the folder is never written.
         let storage =
             crate::storage::Storage::local(&std::env::temp_dir().join("baas-realtime-unit")).expect("a local storage");
-        AppState::new(db, schema, specs, b"secret".to_vec(), storage, Arc::new(Hub::new()))
+        AppState::new(db, schema, specs, b"secret".to_vec(), storage, Arc::new(Hub::new()), Default::default())
     }
 
     fn record(fields: Value) -> Record {

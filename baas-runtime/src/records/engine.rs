@@ -296,6 +296,16 @@ impl Store for Engine<'_, '_> {
         self.txn.nested(|| delete_in(self.txn, &coll, id, req))
     }
 
+    fn send_mail(&self, mail: &crate::mail::Mail) -> ApiResult<()> {
+        if !self.txn.writable {
+            return Err(ApiError::internal("a mail sent from a read transaction (use Data::write)"));
+        }
+        crate::outbox::enqueue(self.txn.conn, &mail.message(format!("mail:{}", mail.to)))?;
+        let outbox = self.txn.app.outbox().clone();
+        self.txn.conn.after_commit(move || outbox.wake());
+        Ok(())
+    }
+
     fn after_commit(&self, f: Box<dyn FnOnce() + Send>) {
         self.txn.conn.after_commit(f);
     }

@@ -102,8 +102,13 @@ pub fn update_in(
     let files = files::resolve(&coll.ir, &body, &req.uploads, Some(&old))
         .map_err(|errors| ApiError::fields(msg::UPDATE_FAILED, errors))?;
     record.extend(files);
+    // a new password or email ends every token outstanding for the record
+    let hash_set = hash.is_some();
+    let moved = coll.ir.is_auth() && record.get(system::EMAIL) != old.get(system::EMAIL);
     if let Some(hash) = hash {
         record.insert(system::PASSWORD.into(), Value::String(hash));
+    }
+    if hash_set || moved {
         record.insert(system::TOKEN_KEY.into(), Value::String(id::token_key()));
     }
     let now = time::now();

@@ -26,6 +26,8 @@ pub enum StartError {
     Cron(String),
     /// Start-up work of the crate's own code failed.
     OnStart(crate::error::ApiError),
+    /// The mail settings (`--smtp`, `--mail-from`) are unusable.
+    Mail(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -35,6 +37,7 @@ impl std::fmt::Display for StartError {
             StartError::Migrate(e) => e.fmt(f),
             StartError::Schema(e) => write!(f, "the embedded schema is invalid: {e}"),
             StartError::Storage(why) | StartError::Superuser(why) | StartError::Cron(why) => f.write_str(why),
+            StartError::Mail(why) => write!(f, "mail: {why}"),
             StartError::OnStart(e) => write!(f, "the on-start work failed: {e}"),
             StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
@@ -49,7 +52,11 @@ impl std::error::Error for StartError {
             StartError::Migrate(e) => Some(e),
             StartError::Schema(e) => Some(e),
             StartError::Listen { source, .. } | StartError::Runtime(source) => Some(source),
-            StartError::Storage(_) | StartError::Superuser(_) | StartError::Cron(_) | StartError::OnStart(_) => None,
+            StartError::Storage(_)
+            | StartError::Superuser(_)
+            | StartError::Cron(_)
+            | StartError::OnStart(_)
+            | StartError::Mail(_) => None,
         }
     }
 }

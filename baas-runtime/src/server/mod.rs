@@ -15,7 +15,9 @@ use crate::db::Db;
 use crate::limits::Deadlines;
 use crate::migrate::MigrateError;
 use crate::request::RequestCx;
-use crate::state::{AppState, ChangeSink};
+use crate::mail::{self, MailSettings, Mailer};
+use crate::outbox::Outbox;
+use crate::state::{AppState, ChangeSink, Mailing};
 use crate::storage::Storage;
 use crate::{migrate, net, realtime, records};
 
@@ -54,6 +56,8 @@ enum Command {
         storage: Option<String>,
         #[command(flatten)]
         limits: ServeLimits,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -93,6 +97,56 @@ struct ServeLimits {
     /// or the new one is answered 503 when none is idle.
     #[arg(long, value_name = "N", env = "BAAS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+}
+
+/// Where mail goes and how it is addressed (README, Accounts and mail).
+#[derive(clap::Args)]
+struct MailArgs {
+    /// Where mail goes: smtp://user:pass@host:port (STARTTLS, except on a loopback host;
+    /// `?tls=none|opportunistic|required` says otherwise), smtps://user:pass@host:465 (TLS), or
+    /// `log` (printed to the log, for development). Without it, mails wait in the outbox until
+    /// a start with one.
+    #[arg(long, value_name = "URL", env = "BAAS_SMTP_URL")]
+    smtp: Option<String>,
+    /// The sender of mails: `noreply@example.com` or `Example <noreply@example.com>`.
+    /// Default: the application's name at noreply@localhost.
+    #[arg(long, value_name = "MAILBOX", env = "BAAS_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// The application's public URL, for the links in mails (`{APP_URL}`). Default: the
+    /// `--http` address.
+    #[arg(long, value_name = "URL", env = "BAAS_APP_URL")]
+    app_url: Option<String>,
+    /// The application's name, for mails (`{APP_NAME}`). Default: the binary's name.
+    #[arg(long, value_name = "NAME", env = "BAAS_APP_NAME")]
+    app_name: Option<String>,
+}
+
+impl MailArgs {
+    /// The mail settings, and the mailer when `--smtp` names one. Made in the async runtime
+    /// (the SMTP connection pool lives there).
+    fn mailing(self, http: SocketAddr) -> Result<Mailing, StartError> {
+        let app_name = self.app_name.unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "baas".into())
+        });
+        let app_url = self.app_url.unwrap_or_else(|| format!("http://{http}"));
+        let from = match &self.mail_from {
+            Some(from) => from.parse().map_err(|e| StartError::Mail(format!("--mail-from {from}: {e}")))?,
+            None => lettre::message::Mailbox::new(Some(app_name.clone()), "noreply@localhost".parse().expect("valid")),
+        };
+        let mut outbox = Outbox::default();
+        match &self.smtp {
+            Some(url) => {
+                let mailer = Mailer::from_url(url, from.clone()).map_err(StartError::Mail)?;
+                tracing::info!("mail goes to {}", if url == "log" { "the log".to_owned() } else { mail::redacted(url) });
+                outbox = outbox.with(mail::KIND, Arc::new(mailer));
+            }
+            None => tracing::warn!("no --smtp: mails wait in the outbox until a start with one"),
+        }
+        Ok(Mailing { settings: MailSettings { app_name, app_url, from }, outbox: Arc::new(outbox) })
+    }
 }
 
 #[derive(Subcommand)]
@@ -152,7 +206,7 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             println!("superuser {email} saved");
             Ok(())
         }
-        Command::Serve { http, storage, limits } => {
+        Command::Serve { http, storage, limits, mail } => {
             let crons = Crons::new(std::mem::take(&mut backend.crons)).map_err(StartError::Cron)?;
             let applied = apply(&db)?;
             if !applied.is_empty() {
@@ -167,7 +221,9 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
             hub.set_topics(std::mem::take(&mut backend.topics));
-            let state = state(db, &backend, storage, Arc::new(hub))?;
+            let mailing = mail.mailing(http)?;
+            let state = state(db, &backend, storage, Arc::new(hub), mailing)?;
+            rt.spawn(state.outbox().clone().run(state.db().clone()));
             for work in std::mem::take(&mut backend.on_start) {
                 rt.block_on(work(records::Handle::data(&state, &RequestCx::system()))).map_err(StartError::OnStart)?;
             }
@@ -222,6 +278,7 @@ pub fn state(
     backend: &Backend,
     storage: Storage,
     changes: Arc<dyn ChangeSink>,
+    mailing: Mailing,
 ) -> Result<AppState, StartError> {
     let secret = db.write_blocking(|conn| conn.with_migration_lock(migrate::secret))?;
     db.refresh_statistics();
@@ -231,7 +288,7 @@ pub fn state(
         rules: s.rules.clone(),
         hooks: s.hooks.clone(),
     });
-    Ok(AppState::new(db, schema, specs.collect(), secret, storage, changes))
+    Ok(AppState::new(db, schema, specs.collect(), secret, storage, changes, mailing))
 }
 
 async fn serve(router: Router, addr: SocketAddr, limits: net::ConnLimits) -> Result<(), StartError> {

@@ -13,7 +13,7 @@ use baas_schema::ir::system;
 use crate::error::{ApiError, msg};
 use crate::limits::{self, BodyLimit, Deadlines};
 use crate::state::AppState;
-use crate::{auth, batch, download, files, http, realtime, records};
+use crate::{accounts, auth, batch, download, files, http, realtime, records};
 
 /// The whole HTTP surface: generated and user routes first, then the runtime's own.
 pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, deadlines: Deadlines) -> Router {
@@ -31,8 +31,12 @@ pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, 
         .route("/api/collections/{c}/auth-with-password", post(auth::auth_with_password).layer(small))
         .route("/api/collections/{c}/auth-refresh", post(auth::auth_refresh).layer(small))
         .route("/api/collections/{c}/auth-methods", get(auth::auth_methods))
-        .route("/api/collections/{c}/request-verification", post(auth::request_email).layer(small))
-        .route("/api/collections/{c}/request-password-reset", post(auth::request_email).layer(small))
+        .route("/api/collections/{c}/request-verification", post(accounts::request_verification).layer(small))
+        .route("/api/collections/{c}/confirm-verification", post(accounts::confirm_verification).layer(small))
+        .route("/api/collections/{c}/request-password-reset", post(accounts::request_password_reset).layer(small))
+        .route("/api/collections/{c}/confirm-password-reset", post(accounts::confirm_password_reset).layer(small))
+        .route("/api/collections/{c}/request-email-change", post(accounts::request_email_change).layer(small))
+        .route("/api/collections/{c}/confirm-email-change", post(accounts::confirm_email_change).layer(small))
         .route("/api/collections/{c}/request-otp", post(auth::request_otp).layer(small))
         .merge(records::routes(system::SUPERUSERS, system::SUPERUSERS_ID))
         .route("/api/collections/{c}/records", get(missing_collection).post(missing_collection_write))

@@ -9,7 +9,7 @@ use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::{Value, json};
 use baas_runtime::deps::time::{Duration, OffsetDateTime};
 use baas_runtime::deps::tracing;
-use baas_runtime::{ApiResult, CollectionHooks, Data, Tx};
+use baas_runtime::{ApiResult, CollectionHooks, Data, Mail, Tx, mail};
 
 use generated::comments::{Comment, comment};
 use generated::posts::{Post, post};
@@ -22,7 +22,19 @@ mod generated {
 /// Hooks: every method has a default; override what you need.
 struct Hooks;
 
-impl CollectionHooks<User> for Hooks {}
+impl CollectionHooks<User> for Hooks {
+    /// A welcome mail, written to the outbox in the signup's transaction: sent once the signup
+    /// committed, never for one that rolled back (a failed batch, say).
+    fn after_create(&self, user: &User, tx: &Tx<'_>) -> ApiResult<()> {
+        let name = user.name.as_deref().unwrap_or("there");
+        tx.send_mail(Mail {
+            to: user.email.clone(),
+            subject: "Welcome to the blog".into(),
+            html: format!("<p>Hello {},</p><p>welcome to the blog.</p>", mail::escape_html(name)),
+            text: format!("Hello {name},\n\nwelcome to the blog.\n"),
+        })
+    }
+}
 
 impl CollectionHooks<Post> for Hooks {}
 

@@ -6,7 +6,7 @@ use baas_runtime::deps::axum::{Json, Router};
 use baas_runtime::deps::serde_json::{Value, json};
 use baas_runtime::deps::time::{Duration, OffsetDateTime};
 use baas_runtime::deps::tracing;
-use baas_runtime::{ApiResult, Auth, CollectionHooks, Data, Tx};
+use baas_runtime::{ApiResult, Auth, CollectionHooks, Data, Mail, Tx, mail};
 
 #[baas_runtime::schema(batch(enabled = true, max_requests = 50))]
 pub mod blog {
@@ -72,7 +72,19 @@ pub mod blog {
 /// and per-tag statistics, through the data API only.
 struct Hooks;
 
-impl CollectionHooks<blog::User> for Hooks {}
+impl CollectionHooks<blog::User> for Hooks {
+    /// A welcome mail, written to the outbox in the signup's transaction: sent once the signup
+    /// committed, never for one that rolled back (a failed batch, say).
+    fn after_create(&self, user: &blog::User, tx: &Tx<'_>) -> ApiResult<()> {
+        let name = user.name.as_deref().unwrap_or("there");
+        tx.send_mail(Mail {
+            to: user.email.clone(),
+            subject: "Welcome to the blog".into(),
+            html: format!("<p>Hello {},</p><p>welcome to the blog.</p>", mail::escape_html(name)),
+            text: format!("Hello {name},\n\nwelcome to the blog.\n"),
+        })
+    }
+}
 
 impl CollectionHooks<blog::Post> for Hooks {}
 
