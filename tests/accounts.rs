@@ -50,19 +50,22 @@ fn mail_survives_a_kill(engine: Engine) {
     let call = |server: &support::Server, path: &str, body: Value| {
         support::request("POST", &format!("{}{path}", server.url), None, Some(&body))
     };
-    let signup = |email: &str| {
-        json!({"email": email, "password": "password-123", "passwordConfirm": "password-123", "name": "<Ann>"})
-    };
+    let signup = |email: &str| json!({"email": email, "password": "password-123", "passwordConfirm": "password-123", "name": "<Ann>"});
 
     // A signup in a batch that rolls back (its second request fails): no welcome mail, ever.
-    let (status, body) = call(&server, "/api/batch", json!({"requests": [
-        {"method": "POST", "url": "/api/collections/users/records", "body": signup("ghost@example.com")},
-        {"method": "POST", "url": "/api/collections/posts/records", "body": {}},
-    ]}));
+    let (status, body) = call(
+        &server,
+        "/api/batch",
+        json!({"requests": [
+            {"method": "POST", "url": "/api/collections/users/records", "body": signup("ghost@example.com")},
+            {"method": "POST", "url": "/api/collections/posts/records", "body": {}},
+        ]}),
+    );
     assert_eq!(status, 400, "{body}");
     let (status, body) = call(&server, "/api/collections/users/records", signup("ann@example.com"));
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(&server, "/api/collections/users/request-password-reset", json!({"email": "ann@example.com"}));
+    let (status, body) =
+        call(&server, "/api/collections/users/request-password-reset", json!({"email": "ann@example.com"}));
     assert_eq!(status, 204, "{body}");
 
     // SIGKILL with both mails committed and undelivered, then a restart with the mail server up.

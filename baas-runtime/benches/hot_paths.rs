@@ -35,7 +35,7 @@ fn blog_state() -> (AppState, tempdir::Dir) {
             b"bench-secret".to_vec(),
             storage,
             std::sync::Arc::new(baas_runtime::state::NoChanges),
-            baas_runtime::state::Mailing::default(),
+            baas_runtime::state::Services::default(),
         ),
         dir,
     )

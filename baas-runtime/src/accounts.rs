@@ -98,7 +98,8 @@ fn str_of<'r>(record: &'r Record, key: &str) -> &'r str {
 /// address, which the token also names).
 fn mail_token(app: &AppState, coll: &Coll, record: &Record, purpose: Purpose, to: &str) -> crate::mail::Mail {
     let id = str_of(record, system::ID);
-    let mut claims = token::account_claims(purpose.kind, id, &coll.ir.id, str_of(record, system::EMAIL), purpose.lifetime);
+    let mut claims =
+        token::account_claims(purpose.kind, id, &coll.ir.id, str_of(record, system::EMAIL), purpose.lifetime);
     if purpose.kind == token::EMAIL_CHANGE {
         claims.new_email = Some(to.to_owned());
     }
@@ -152,7 +153,13 @@ async fn request_mail(app: &AppState, coll: Arc<Coll>, email: String, purpose: P
 /// The record a `purpose` token names, read in `conn`'s transaction, if the token is valid
 /// for it: signed with its current key, unexpired, for this collection, and sent to the
 /// address the record still has. Otherwise the field error `token` gets.
-fn spend(conn: &Conn<'_>, app: &AppState, coll: &Coll, raw: &str, purpose: Purpose) -> ApiResult<(Record, token::Claims)> {
+fn spend(
+    conn: &Conn<'_>,
+    app: &AppState,
+    coll: &Coll,
+    raw: &str,
+    purpose: Purpose,
+) -> ApiResult<(Record, token::Claims)> {
     let invalid = |code: &'static str| ApiError::invalid("token", code, "Invalid or expired token.");
     let peeked = token::peek(raw).filter(|c| c.kind == purpose.kind).ok_or_else(|| invalid(purpose.invalid))?;
     if peeked.collection_id != coll.ir.id {
@@ -297,7 +304,11 @@ pub async fn request_email_change(
         .write(move |conn| {
             conn.transaction(|conn| -> ApiResult<()> {
                 if records::fetch_by(conn, &coll, system::EMAIL, &new_email)?.is_some() {
-                    return Err(ApiError::invalid("newEmail", "validation_record_email_exists", "User email already exists."));
+                    return Err(ApiError::invalid(
+                        "newEmail",
+                        "validation_record_email_exists",
+                        "User email already exists.",
+                    ));
                 }
                 let id = str_of(&caller.record, system::ID);
                 let record = records::fetch_unchecked(conn, &coll, id)?.ok_or_else(ApiError::unauthorized)?;
@@ -332,9 +343,14 @@ pub async fn confirm_email_change(
     let (state, coll2, raw2) = (app.clone(), coll.clone(), raw.clone());
     let (record, _) = app.db().read(move |conn| spend(conn, &state, &coll2, &raw2, CHANGE_EMAIL)).await?;
     let hash = str_of(&record, system::PASSWORD).to_owned();
-    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &hash)).await.map_err(ApiError::internal)?;
+    let matches =
+        tokio::task::spawn_blocking(move || password::verify(&given, &hash)).await.map_err(ApiError::internal)?;
     if !matches {
-        return Err(ApiError::invalid("password", "validation_invalid_password", "Missing or invalid auth record password."));
+        return Err(ApiError::invalid(
+            "password",
+            "validation_invalid_password",
+            "Missing or invalid auth record password.",
+        ));
     }
     confirm(&app, coll, raw, CHANGE_EMAIL, move |_, claims| {
         let new_email = claims.new_email.clone().unwrap_or_default();

@@ -80,8 +80,12 @@ pub async fn auth_with_password(
         tracing::debug!(%field, "unsupported identity field");
         return Err(ApiError::bad_request(msg::AUTH_FAILED));
     }
-    let coll2 = coll.clone();
-    let record = app.db().read(move |conn| records::fetch_by(conn, &coll2, system::EMAIL, &identity)).await?;
+    // an account that failed too many sign-ins waits, from whichever address
+    if !app.limiter().may_sign_in(&coll.ir.name, &identity) {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests."));
+    }
+    let (coll2, wanted) = (coll.clone(), identity.clone());
+    let record = app.db().read(move |conn| records::fetch_by(conn, &coll2, system::EMAIL, &wanted)).await?;
     // Verify even when nobody has this identity, so timing does not tell which emails exist.
     let stored = record.as_ref().and_then(|r| r.get(system::PASSWORD)).and_then(Value::as_str).map(str::to_owned);
     let ok = tokio::task::spawn_blocking(move || match stored {
@@ -95,7 +99,10 @@ pub async fn auth_with_password(
     .map_err(ApiError::internal)?;
     match record {
         Some(record) if ok => auth_response(&app, coll, record, req).await,
-        _ => Err(ApiError::bad_request(msg::AUTH_FAILED)),
+        _ => {
+            app.limiter().failed_sign_in(&coll.ir.name, &identity);
+            Err(ApiError::bad_request(msg::AUTH_FAILED))
+        }
     }
 }
 

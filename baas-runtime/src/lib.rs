@@ -26,6 +26,7 @@ pub mod net;
 pub mod outbox;
 pub mod password;
 pub mod query;
+pub mod ratelimit;
 pub mod realtime;
 pub mod records;
 pub mod request;
@@ -50,8 +51,8 @@ pub use collection::{
     CollectionHooks, CollectionSpec, CompiledRule, Event, Hook, HookDefaults, RecordHooks, RuleSet, WriteRequest,
 };
 pub use data::{Data, Field, HookContext, Record, Tx, TypedRecord};
-pub use mail::Mail;
 pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
+pub use mail::Mail;
 pub use migrate::Migration;
 pub use request::{Auth, Caller, RequestCx, Superuser};
 pub use server::{Backend, run};

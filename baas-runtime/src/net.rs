@@ -179,9 +179,9 @@ pub async fn serve(
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors (or a connection reset before accept): wait, then retry.
                     tracing::warn!("accept failed: {e}");
@@ -203,7 +203,9 @@ pub async fn serve(
                 let in_flight = watched.start_request();
                 let router = router.clone();
                 async move {
-                    let response = router.oneshot(request.map(Body::new)).await.unwrap_or_else(|e| match e {});
+                    let mut request = request.map(Body::new);
+                    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                    let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
                     // The connection is busy until the body is written: a realtime stream too.
                     Ok::<_, Infallible>(response.map(|body| {
                         Body::new(body.map_frame(move |frame| {

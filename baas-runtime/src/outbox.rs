@@ -91,8 +91,11 @@ pub fn enqueue(conn: &Conn<'_>, message: &Message) -> Result<(), DbError> {
 /// Whether a message about `topic` was written in the last `window` (a resend throttle).
 pub fn recently(conn: &Conn<'_>, topic: &str, window: Duration) -> Result<bool, DbError> {
     let since = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-    let sql =
-        format!("SELECT COUNT(*) FROM _outbox WHERE topic = {} AND created > {}", conn.placeholder(1), conn.placeholder(2));
+    let sql = format!(
+        "SELECT COUNT(*) FROM _outbox WHERE topic = {} AND created > {}",
+        conn.placeholder(1),
+        conn.placeholder(2)
+    );
     Ok(conn.count(&sql, &[SqlValue::Text(topic.to_owned()), SqlValue::Int(since)])? > 0)
 }
 
@@ -224,18 +227,17 @@ fn settle(conn: &Conn<'_>, claimed: &Claimed, outcome: Result<(), String>) -> Re
         ),
         Err(why) if claimed.attempts >= MAX_ATTEMPTS => {
             tracing::error!(id = %claimed.id, "outbox: giving up after {} attempts: {why}", claimed.attempts);
-            (format!("UPDATE _outbox SET state = 'dead', error = {} WHERE id = {}", p(1), p(2)), vec![
-                SqlValue::Text(why),
-                id,
-            ])
+            (
+                format!("UPDATE _outbox SET state = 'dead', error = {} WHERE id = {}", p(1), p(2)),
+                vec![SqlValue::Text(why), id],
+            )
         }
         Err(why) => {
             let due = now + i64::try_from(backoff(claimed.attempts).as_millis()).unwrap_or(i64::MAX);
-            (format!("UPDATE _outbox SET due = {}, error = {} WHERE id = {}", p(1), p(2), p(3)), vec![
-                SqlValue::Int(due),
-                SqlValue::Text(why),
-                id,
-            ])
+            (
+                format!("UPDATE _outbox SET due = {}, error = {} WHERE id = {}", p(1), p(2), p(3)),
+                vec![SqlValue::Int(due), SqlValue::Text(why), id],
+            )
         }
     };
     conn.execute(&sql, &params).map(drop)

@@ -14,6 +14,7 @@ use crate::collection::{Coll, CollectionSpec, NoHooks, Record, RecordHooks, Rule
 use crate::db::{Conn, Db};
 use crate::mail::MailSettings;
 use crate::outbox::Outbox;
+use crate::ratelimit::Limiter;
 use crate::storage::Storage;
 
 /// Every rule of `schema` typed by the checker (`_superusers`, built in, has none).
@@ -60,11 +61,13 @@ impl ChangeSink for NoChanges {
     }
 }
 
-/// How a backend sends mail: the settings that address it and the outbox that delivers it.
+/// The services a backend runs beside its collections: how mail is addressed, the outbox
+/// that delivers it, and the rate limits.
 #[derive(Default)]
-pub struct Mailing {
-    pub settings: MailSettings,
+pub struct Services {
+    pub mail: MailSettings,
     pub outbox: Arc<Outbox>,
+    pub limiter: Limiter,
 }
 
 /// The shared state of a running backend: cheap to clone.
@@ -84,6 +87,7 @@ struct Inner {
     changes: Arc<dyn ChangeSink>,
     mail: MailSettings,
     outbox: Arc<Outbox>,
+    limiter: Limiter,
     /// The async runtime the state was made in, for work that starts on database threads
     /// (after-commit hooks).
     runtime: Option<tokio::runtime::Handle>,
@@ -98,7 +102,7 @@ impl AppState {
         secret: Vec<u8>,
         storage: Storage,
         changes: Arc<dyn ChangeSink>,
-        mailing: Mailing,
+        services: Services,
     ) -> Self {
         let mut collections = BTreeMap::new();
         let mut by_id = BTreeMap::new();
@@ -133,8 +137,9 @@ impl AppState {
                 secret,
                 storage,
                 changes,
-                mail: mailing.settings,
-                outbox: mailing.outbox,
+                mail: services.mail,
+                outbox: services.outbox,
+                limiter: services.limiter,
                 runtime,
             }),
         }
@@ -178,6 +183,11 @@ impl AppState {
     /// The outbox's worker side: wake it after committing messages.
     pub fn outbox(&self) -> &Arc<Outbox> {
         &self.inner.outbox
+    }
+
+    /// The rate limits.
+    pub fn limiter(&self) -> &Limiter {
+        &self.inner.limiter
     }
 
     /// Where the records engine announces every change it writes.

@@ -598,3 +598,16 @@ fn list_rule_columns_are_indexed() {
     // what a baas before list-rule indexes derived (its migration snapshots say nothing)
     assert_eq!(notes.implied_indexes(ImpliedIndexes::Relations), ["owner", "created"]);
 }
+
+#[test]
+fn rate_limit_rules_are_checked_where_they_are_written() {
+    let l = snapshot!("rate_limits");
+    assert!(!l.ok);
+    let action = l.find("unknown rate-limit action 'signin'");
+    assert_eq!(l.at(&action).0, 5);
+    let zero = l.find("at least 1");
+    assert_eq!(l.at(&zero).0, 6);
+    let audience = l.find("unknown audience '@everyone'");
+    assert_eq!(l.at(&audience).0, 7);
+    assert_eq!(l.diags.error_count(), 3);
+}

@@ -465,7 +465,12 @@ mod tests {
         fn get(&self, _: crate::data::Access, _: &str, _: &str) -> ApiResult<Option<crate::data::Fetched>> {
             unreachable!()
         }
-        fn list(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<Vec<crate::data::Fetched>> {
+        fn list(
+            &self,
+            _: crate::data::Access,
+            _: &str,
+            _: &crate::data::QuerySpec,
+        ) -> ApiResult<Vec<crate::data::Fetched>> {
             unreachable!()
         }
         fn count(&self, _: crate::data::Access, _: &str, _: &crate::data::QuerySpec) -> ApiResult<u64> {

@@ -50,8 +50,8 @@ mod auth;
 mod coerce;
 mod fields;
 
-use auth::*;
 pub use auth::password_error;
+use auth::*;
 use coerce::*;
 use fields::*;
 

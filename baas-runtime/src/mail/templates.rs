@@ -155,7 +155,8 @@ mod tests {
         };
         let template = Template {
             subject: "Hi {RECORD:name} from {APP_NAME}".into(),
-            html: "<a href=\"{APP_URL}/x/{TOKEN}\">{RECORD:name}</a> {RECORD:age} {OTP} {UNKNOWN} {RECORD:missing} {".into(),
+            html: "<a href=\"{APP_URL}/x/{TOKEN}\">{RECORD:name}</a> {RECORD:age} {OTP} {UNKNOWN} {RECORD:missing} {"
+                .into(),
             text: "{RECORD:name}: {OTP_ID}".into(),
         };
         let mail = template.render("ann@acme.test", &values);
@@ -171,7 +172,8 @@ mod tests {
     #[test]
     fn the_defaults_carry_their_token_or_code() {
         let record = serde_json::Map::new();
-        let values = Values { app_name: "Acme", app_url: "http://x", token: "TKN", otp: "987654", otp_id: "", record: &record };
+        let values =
+            Values { app_name: "Acme", app_url: "http://x", token: "TKN", otp: "987654", otp_id: "", record: &record };
         for kind in [Kind::Verification, Kind::PasswordReset, Kind::EmailChange] {
             let mail = kind.default_template().render("a@b.c", &values);
             assert!(mail.html.contains("http://x/_/#/auth/confirm-") && mail.html.contains("/TKN\""), "{mail:?}");

@@ -55,9 +55,10 @@ pub fn conceal(coll: &Coll, row: &mut [SqlValue], req: &RequestCx, system: bool)
     let private_email = !system && coll.ir.is_auth() && {
         let visible = cell(system::EMAIL_VISIBILITY).and_then(SqlValue::as_i64).is_some_and(|v| v != 0);
         let id = cell(system::ID).and_then(SqlValue::as_str);
-        let is_self = req.auth.as_ref().is_some_and(|a| {
-            a.collection.ir.name == coll.ir.name && a.record.get("id").and_then(Value::as_str) == id
-        });
+        let is_self = req
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.collection.ir.name == coll.ir.name && a.record.get("id").and_then(Value::as_str) == id);
         !(visible || is_self || req.is_superuser())
     };
     for (field, cell) in coll.ir.fields.iter().zip(row.iter_mut()) {

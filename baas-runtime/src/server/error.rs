@@ -28,6 +28,8 @@ pub enum StartError {
     OnStart(crate::error::ApiError),
     /// The mail settings (`--smtp`, `--mail-from`) are unusable.
     Mail(String),
+    /// The abuse limits (`--trusted-proxy`) are unusable.
+    Limits(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -38,6 +40,7 @@ impl std::fmt::Display for StartError {
             StartError::Schema(e) => write!(f, "the embedded schema is invalid: {e}"),
             StartError::Storage(why) | StartError::Superuser(why) | StartError::Cron(why) => f.write_str(why),
             StartError::Mail(why) => write!(f, "mail: {why}"),
+            StartError::Limits(why) => f.write_str(why),
             StartError::OnStart(e) => write!(f, "the on-start work failed: {e}"),
             StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
@@ -56,7 +59,8 @@ impl std::error::Error for StartError {
             | StartError::Superuser(_)
             | StartError::Cron(_)
             | StartError::OnStart(_)
-            | StartError::Mail(_) => None,
+            | StartError::Mail(_)
+            | StartError::Limits(_) => None,
         }
     }
 }

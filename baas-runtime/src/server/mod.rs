@@ -13,13 +13,15 @@ use clap::{Parser, Subcommand};
 use crate::cron::Crons;
 use crate::db::Db;
 use crate::limits::Deadlines;
-use crate::migrate::MigrateError;
-use crate::request::RequestCx;
 use crate::mail::{self, MailSettings, Mailer};
+use crate::migrate::MigrateError;
 use crate::outbox::Outbox;
-use crate::state::{AppState, ChangeSink, Mailing};
+use crate::ratelimit::Limiter;
+use crate::request::RequestCx;
+use crate::state::{AppState, ChangeSink, Services};
 use crate::storage::Storage;
 use crate::{migrate, net, realtime, records};
+use baas_schema::ir::RateLimits;
 
 mod backend;
 mod error;
@@ -58,6 +60,8 @@ enum Command {
         limits: ServeLimits,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        abuse: AbuseArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -121,10 +125,23 @@ struct MailArgs {
     app_name: Option<String>,
 }
 
+/// Abuse limits (README, Accounts and mail).
+#[derive(clap::Args)]
+struct AbuseArgs {
+    /// The schema's rate limits (`settings.rate_limits`, on by default) and the per-account
+    /// sign-in throttle: `off` for load tests and trusted setups.
+    #[arg(long, value_name = "on|off", env = "BAAS_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    rate_limits: String,
+    /// A proxy (an address, or a network such as 10.0.0.0/8) whose X-Forwarded-For names the
+    /// client; repeat it, or separate them with commas. Without it, the client is the peer.
+    #[arg(long, value_name = "ADDR", env = "BAAS_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<String>,
+}
+
 impl MailArgs {
     /// The mail settings, and the mailer when `--smtp` names one. Made in the async runtime
     /// (the SMTP connection pool lives there).
-    fn mailing(self, http: SocketAddr) -> Result<Mailing, StartError> {
+    fn services(self, http: SocketAddr, abuse: AbuseArgs, limits: &RateLimits) -> Result<Services, StartError> {
         let app_name = self.app_name.unwrap_or_else(|| {
             std::env::current_exe()
                 .ok()
@@ -140,12 +157,20 @@ impl MailArgs {
         match &self.smtp {
             Some(url) => {
                 let mailer = Mailer::from_url(url, from.clone()).map_err(StartError::Mail)?;
-                tracing::info!("mail goes to {}", if url == "log" { "the log".to_owned() } else { mail::redacted(url) });
+                tracing::info!(
+                    "mail goes to {}",
+                    if url == "log" { "the log".to_owned() } else { mail::redacted(url) }
+                );
                 outbox = outbox.with(mail::KIND, Arc::new(mailer));
             }
             None => tracing::warn!("no --smtp: mails wait in the outbox until a start with one"),
         }
-        Ok(Mailing { settings: MailSettings { app_name, app_url, from }, outbox: Arc::new(outbox) })
+        let limiter =
+            Limiter::new(limits, abuse.rate_limits == "on", &abuse.trusted_proxy).map_err(StartError::Limits)?;
+        if abuse.rate_limits == "off" {
+            tracing::warn!("rate limits are off (--rate-limits off)");
+        }
+        Ok(Services { mail: MailSettings { app_name, app_url, from }, outbox: Arc::new(outbox), limiter })
     }
 }
 
@@ -206,7 +231,7 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             println!("superuser {email} saved");
             Ok(())
         }
-        Command::Serve { http, storage, limits, mail } => {
+        Command::Serve { http, storage, limits, mail, abuse } => {
             let crons = Crons::new(std::mem::take(&mut backend.crons)).map_err(StartError::Cron)?;
             let applied = apply(&db)?;
             if !applied.is_empty() {
@@ -221,8 +246,9 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
             hub.set_topics(std::mem::take(&mut backend.topics));
-            let mailing = mail.mailing(http)?;
-            let state = state(db, &backend, storage, Arc::new(hub), mailing)?;
+            let schema = AppState::load_schema(backend.schema_json).map_err(StartError::Schema)?;
+            let services = mail.services(http, abuse, &schema.settings.rate_limits)?;
+            let state = state(db, &backend, storage, Arc::new(hub), services)?;
             rt.spawn(state.outbox().clone().run(state.db().clone()));
             for work in std::mem::take(&mut backend.on_start) {
                 rt.block_on(work(records::Handle::data(&state, &RequestCx::system()))).map_err(StartError::OnStart)?;
@@ -278,7 +304,7 @@ pub fn state(
     backend: &Backend,
     storage: Storage,
     changes: Arc<dyn ChangeSink>,
-    mailing: Mailing,
+    services: Services,
 ) -> Result<AppState, StartError> {
     let secret = db.write_blocking(|conn| conn.with_migration_lock(migrate::secret))?;
     db.refresh_statistics();
@@ -288,7 +314,7 @@ pub fn state(
         rules: s.rules.clone(),
         hooks: s.hooks.clone(),
     });
-    Ok(AppState::new(db, schema, specs.collect(), secret, storage, changes, mailing))
+    Ok(AppState::new(db, schema, specs.collect(), secret, storage, changes, services))
 }
 
 async fn serve(router: Router, addr: SocketAddr, limits: net::ConnLimits) -> Result<(), StartError> {

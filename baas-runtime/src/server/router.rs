@@ -13,7 +13,7 @@ use baas_schema::ir::system;
 use crate::error::{ApiError, msg};
 use crate::limits::{self, BodyLimit, Deadlines};
 use crate::state::AppState;
-use crate::{accounts, auth, batch, download, files, http, realtime, records};
+use crate::{accounts, auth, batch, download, files, http, ratelimit, realtime, records};
 
 /// The whole HTTP surface: generated and user routes first, then the runtime's own.
 pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, deadlines: Deadlines) -> Router {
@@ -52,7 +52,8 @@ pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, 
         .merge(runtime)
         .layer(DefaultBodyLimit::max(most))
         .layer(BodyLimit(most))
-        .layer(middleware::from_fn_with_state(deadlines, limits::bounds));
+        .layer(middleware::from_fn_with_state(deadlines, limits::bounds))
+        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::layer));
     http::layer(bounded.with_state(state))
 }
 

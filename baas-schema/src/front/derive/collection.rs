@@ -10,7 +10,7 @@ use crate::diag::Diagnostic;
 use crate::ir::{Action, BatchSettings, Collection, CollectionKind, Index, Origin, Rule, Rules, system};
 use crate::source::Span;
 
-const SCHEMA_KEYS: &[&str] = &["migrations", "batch", "auth_token_duration", "superuser_token_duration"];
+const SCHEMA_KEYS: &[&str] = &["migrations", "batch", "auth_token_duration", "superuser_token_duration", "rate_limits"];
 
 const BATCH_KEYS: &[&str] = &["enabled", "max_requests", "timeout"];
 
@@ -54,6 +54,21 @@ impl Loader<'_> {
                         Ok(())
                     })?;
                     loaded.schema.settings.batch = batch;
+                }
+                // `rate_limits(enabled = false)`; the rules are the defaults (a YAML schema can list its own)
+                "rate_limits" => {
+                    opt.meta.parse_nested_meta(|inner| {
+                        match inner.path.get_ident().map(Ident::to_string).as_deref() {
+                            Some("enabled") => loaded.schema.settings.rate_limits.enabled = flag(&inner)?,
+                            other => {
+                                let found = other.map(str::to_owned).unwrap_or_else(|| path_text(&inner.path));
+                                let span = cx.places.token(&inner.path, found.clone());
+                                cx.unknown(span, "rate-limit setting", &found, &["enabled"]);
+                                skip_value(&inner)?;
+                            }
+                        }
+                        Ok(())
+                    })?;
                 }
                 other => {
                     cx.unknown(opt.span, "schema setting", other, SCHEMA_KEYS);

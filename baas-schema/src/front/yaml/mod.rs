@@ -13,7 +13,8 @@ mod values;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::front::align;
 use crate::ir::{
-    Action, BatchSettings, Collection, CollectionKind, Index, Origin, Rule, Rules, Schema, Settings, system,
+    Action, BatchSettings, Collection, CollectionKind, Index, Origin, RateLimitRule, RateLimits, Rule, Rules, Schema,
+    Settings, system,
 };
 use crate::source::{SourceFile, Span};
 use node::{Node, NodeKind, Plain};
@@ -56,7 +57,9 @@ struct Loader<'d> {
 }
 
 const TOP_KEYS: &[&str] = &["settings", "collections"];
-const SETTINGS_KEYS: &[&str] = &["batch", "auth_token_duration", "superuser_token_duration"];
+const SETTINGS_KEYS: &[&str] = &["batch", "auth_token_duration", "superuser_token_duration", "rate_limits"];
+const RATE_LIMITS_KEYS: &[&str] = &["enabled", "rules"];
+const RATE_LIMIT_RULE_KEYS: &[&str] = &["label", "max_requests", "duration", "audience"];
 const BATCH_KEYS: &[&str] = &["enabled", "max_requests", "timeout"];
 const COLLECTION_KEYS: &[&str] = &["type", "id", "fields", "indexes", "rules", "renamed_from", "query", "timestamps"];
 const RULE_KEYS: &[&str] = &["list", "view", "create", "update", "delete"];
@@ -95,6 +98,7 @@ impl Loader<'_> {
         for (key, value) in self.keys(entries, SETTINGS_KEYS, "in 'settings'") {
             match key {
                 "batch" => settings.batch = self.batch(value),
+                "rate_limits" => settings.rate_limits = self.rate_limits(value),
                 "auth_token_duration" => {
                     settings.auth_token_duration = self.uint(value, key).unwrap_or(settings.auth_token_duration)
                 }
@@ -120,6 +124,45 @@ impl Loader<'_> {
             }
         }
         batch
+    }
+
+    fn rate_limits(&mut self, node: &Node) -> RateLimits {
+        let mut limits = RateLimits::default();
+        let Some(entries) = self.map(node, "'rate_limits'") else { return limits };
+        for (key, value) in self.keys(entries, RATE_LIMITS_KEYS, "in 'settings.rate_limits'") {
+            match key {
+                "enabled" => limits.enabled = self.bool(value, key).unwrap_or(true),
+                "rules" => {
+                    let Some(items) = self.seq(value, "'rules'") else { continue };
+                    limits.rules = items.iter().filter_map(|item| self.rate_limit_rule(item)).collect();
+                }
+                _ => unreachable!(),
+            }
+        }
+        limits
+    }
+
+    fn rate_limit_rule(&mut self, node: &Node) -> Option<RateLimitRule> {
+        let entries = self.map(node, "a rate-limit rule")?;
+        let mut rule = RateLimitRule { label: String::new(), max_requests: 0, duration: 0, audience: String::new() };
+        for (key, value) in self.keys(entries, RATE_LIMIT_RULE_KEYS, "in a rate-limit rule") {
+            match key {
+                "label" => rule.label = self.string(value, key).unwrap_or_default().to_owned(),
+                "max_requests" => {
+                    rule.max_requests = self.uint(value, key).map_or(0, |n| n.min(u32::MAX.into()) as u32)
+                }
+                "duration" => rule.duration = self.uint(value, key).map_or(0, |n| n.min(u32::MAX.into()) as u32),
+                "audience" => rule.audience = self.string(value, key).unwrap_or_default().to_owned(),
+                _ => unreachable!(),
+            }
+        }
+        match rule.problem() {
+            Some(problem) => {
+                self.diags.push(Diagnostic::error(node.span, problem));
+                None
+            }
+            None => Some(rule),
+        }
     }
 
     fn collections(&mut self, node: &Node) -> Vec<Collection> {
