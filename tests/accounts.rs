@@ -21,6 +21,69 @@ fn sdk_flows(engine: Engine) {
     support::run_sdk_tests_with(&server, "tests/sdk/accounts", &[("BAAS_MAILDIR", &maildir)]);
 }
 
+/// An OpenID Connect provider in its own process (tests/support/oidc_provider.mjs, on Node);
+/// stopped when dropped.
+struct OidcProvider {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for OidcProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl OidcProvider {
+    fn start(client_id: &str, secret: &str) -> OidcProvider {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new("node")
+            .arg(support::root().join("tests/support/oidc_provider.mjs"))
+            .args([&port.to_string(), client_id, secret])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start node tests/support/oidc_provider.mjs");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the provider's first line");
+        assert_eq!(line.trim(), "ready", "the OpenID provider did not start");
+        OidcProvider { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+/// Sign-in codes, MFA and OAuth2 (tests/sdk/signin) against the todo backend, whose `users`
+/// sign in with a mailed code or the `corp` OpenID provider, and whose `operators` need a
+/// password and a code.
+fn sdk_signin(engine: Engine) {
+    let sink = SmtpSink::start();
+    let oidc = OidcProvider::start("todo-app", "todo-secret");
+    let env = [
+        ("BAAS_SMTP_URL", sink.url()),
+        ("BAAS_OAUTH2_USERS_CORP_SECRET", "todo-secret".to_owned()),
+        ("BAAS_OAUTH2_USERS_CORP_ISSUER", oidc.url.clone()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = support::start_with(support::todo_binary(), engine, &env);
+    let maildir = sink.dir.0.display().to_string();
+    support::run_sdk_tests_with(
+        &server,
+        "tests/sdk/signin",
+        &[("BAAS_MAILDIR", &maildir), ("BAAS_OIDC_URL", &oidc.url)],
+    );
+}
+
+#[test]
+fn sign_in_codes_mfa_and_oauth2_through_the_sdk_sqlite() {
+    sdk_signin(Engine::Sqlite);
+}
+
+#[test]
+fn sign_in_codes_mfa_and_oauth2_through_the_sdk_postgres() {
+    sdk_signin(Engine::Postgres);
+}
+
 #[test]
 fn the_account_lifecycle_through_the_sdk_with_real_mail_sqlite() {
     sdk_flows(Engine::Sqlite);

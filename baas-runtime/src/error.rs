@@ -69,6 +69,8 @@ pub struct ApiError {
     pub data: Value,
     /// What went wrong inside, for the log (never sent): set by [`ApiError::internal`].
     pub cause: Option<String>,
+    /// A body sent instead of `{status, message, data}` (MFA's `401 {"mfaId"}`).
+    pub raw: Option<Value>,
 }
 
 /// The cause of a 500, carried from [`ApiError::into_response`] to the middleware that logs it.
@@ -77,7 +79,12 @@ pub struct InternalCause(pub String);
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), data: json!({}), cause: None }
+        ApiError { status, message: message.into(), data: json!({}), cause: None, raw: None }
+    }
+
+    /// An answer with `body` as it is, not PocketBase's error shape.
+    pub fn raw(status: StatusCode, body: Value) -> Self {
+        ApiError { raw: Some(body), ..ApiError::new(status, "") }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -104,7 +111,7 @@ impl ApiError {
     /// A 400 with per-field details.
     pub fn fields(message: impl Into<String>, errors: FieldErrors) -> Self {
         let data = serde_json::to_value(errors).unwrap_or_else(|_| json!({}));
-        ApiError { status: StatusCode::BAD_REQUEST, message: message.into(), data, cause: None }
+        ApiError { data, ..ApiError::new(StatusCode::BAD_REQUEST, message) }
     }
 
     /// A field custom code refuses: a 400 with PocketBase's `data.<field>.{code, message}`.
@@ -148,7 +155,11 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.body())).into_response();
+        let body = match self.raw.clone() {
+            Some(raw) => raw,
+            None => self.body(),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(InternalCause(cause));
         }

@@ -78,11 +78,14 @@ pub fn checksum(sql: &str) -> String {
     format!("{:08x}", crc32fast::hash(sql.as_bytes()))
 }
 
-/// The runtime's own tables: applied migrations, parameters (the app secret, cron ticks) and
-/// the outbox.
+/// The runtime's own tables: applied migrations, parameters (the app secret, cron ticks), the
+/// outbox, one-time passwords and MFA sessions.
 fn bookkeeping(conn: &Conn<'_>) -> Result<(), MigrateError> {
     conn.execute_batch(BOOKKEEPING).map_err(database("prepare the migrations and parameters tables"))?;
-    conn.execute_batch(crate::outbox::SCHEMA).map_err(database("prepare the outbox table"))
+    conn.execute_batch(crate::outbox::SCHEMA).map_err(database("prepare the outbox table"))?;
+    conn.execute_batch(crate::otp::SCHEMA).map_err(database("prepare the one-time password table"))?;
+    conn.execute_batch(crate::mfa::SCHEMA).map_err(database("prepare the MFA table"))?;
+    conn.execute_batch(crate::oauth2::SCHEMA).map_err(database("prepare the OAuth2 links table"))
 }
 
 /// Migrations not yet applied, in order; an error when the applied ones don't match.

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::collection::{Coll, CollectionSpec, NoHooks, Record, RecordHooks, RuleSet};
 use crate::db::{Conn, Db};
 use crate::mail::MailSettings;
+use crate::oauth2::OAuth2;
 use crate::outbox::Outbox;
 use crate::ratelimit::Limiter;
 use crate::storage::Storage;
@@ -68,6 +69,7 @@ pub struct Services {
     pub mail: MailSettings,
     pub outbox: Arc<Outbox>,
     pub limiter: Limiter,
+    pub oauth2: OAuth2,
 }
 
 /// The shared state of a running backend: cheap to clone.
@@ -88,6 +90,7 @@ struct Inner {
     mail: MailSettings,
     outbox: Arc<Outbox>,
     limiter: Limiter,
+    oauth2: OAuth2,
     /// The async runtime the state was made in, for work that starts on database threads
     /// (after-commit hooks).
     runtime: Option<tokio::runtime::Handle>,
@@ -140,6 +143,7 @@ impl AppState {
                 mail: services.mail,
                 outbox: services.outbox,
                 limiter: services.limiter,
+                oauth2: services.oauth2,
                 runtime,
             }),
         }
@@ -183,6 +187,11 @@ impl AppState {
     /// The outbox's worker side: wake it after committing messages.
     pub fn outbox(&self) -> &Arc<Outbox> {
         &self.inner.outbox
+    }
+
+    /// The OAuth2 providers.
+    pub fn oauth2(&self) -> &OAuth2 {
+        &self.inner.oauth2
     }
 
     /// The rate limits.

@@ -611,3 +611,37 @@ fn rate_limit_rules_are_checked_where_they_are_written() {
     assert_eq!(l.at(&audience).0, 7);
     assert_eq!(l.diags.error_count(), 3);
 }
+
+#[test]
+fn auth_options_are_checked_where_they_are_written() {
+    let l = snapshot!("auth_options");
+    assert!(!l.ok);
+    l.expect(
+        "'auth' is only allowed on auth collections",
+        Severity::Error,
+        (3, 11),
+        "{ otp: { enabled: true } }",
+        Some("add `type: auth`, or remove 'auth'"),
+    );
+    l.find("MFA needs a second sign-in method");
+    l.expect("'length' must be at least 4", Severity::Error, (9, 22), "2", None);
+    l.expect("unknown key 'enabeld'", Severity::Error, (9, 25), "enabeld", Some("did you mean 'enabled'?"));
+    assert_eq!(l.diags.error_count(), 4);
+}
+
+#[test]
+fn mail_templates_are_checked_when_the_schema_loads() {
+    let l = snapshot!("mail_templates");
+    assert!(!l.ok);
+    l.find("'verification' must be at least 1 second");
+    l.expect(
+        "unknown placeholder '{APP_NAM}'",
+        Severity::Warning,
+        (8, 20),
+        "\"Welcome to {APP_NAM}\"",
+        Some("placeholders: {APP_NAME}, {APP_URL}, {TOKEN}, {OTP}, {OTP_ID}, {RECORD:field}"),
+    );
+    l.find("the verification mail's text body has no {TOKEN}");
+    l.find("cannot read the template fixtures/no/such/file.html");
+    assert_eq!((l.diags.error_count(), l.diags.warning_count()), (2, 2));
+}

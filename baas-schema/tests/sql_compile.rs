@@ -21,7 +21,8 @@ const DIALECTS: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
 fn sample(name: &str) -> CheckedSchema {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file = SourceFile::new(format!("schemas/{name}"), text);
+    // named by its path, so that the template files it names are found beside it
+    let file = SourceFile::new(path.display().to_string(), text);
     let (checked, diags) = load_yaml(&file);
     checked.unwrap_or_else(|| panic!("{name} does not check:\n{}", diags.render(&file)))
 }

@@ -75,6 +75,17 @@ pub fn chat_binary() -> &'static Path {
     })
 }
 
+/// The todo backend (schemas/todo.yaml: sign-in codes, MFA for `operators`), generated and
+/// built once per test process.
+pub fn todo_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = e2e_dir().join("crates").join("todo");
+        generate("schemas/todo.yaml", &dir);
+        build(&dir, "todo-backend")
+    })
+}
+
 /// examples/blog-derive (the blog from derive macros), built once per test process.
 pub fn derive_example_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();

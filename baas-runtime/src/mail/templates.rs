@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use baas_schema::ir::MailTemplates;
 use serde_json::Value;
 
 use super::Mail;
@@ -68,6 +69,31 @@ impl Kind {
             ),
         };
         Template { subject: subject.into(), html: html.into(), text: text.into() }
+    }
+}
+
+impl Kind {
+    /// The template a collection sends for this mail: its own parts (the schema's
+    /// `auth.templates`), the default's for the parts it leaves out.
+    pub fn template(self, custom: &MailTemplates) -> Template {
+        let mut template = self.default_template();
+        let own = match self {
+            Kind::Verification => &custom.verification,
+            Kind::PasswordReset => &custom.password_reset,
+            Kind::EmailChange => &custom.email_change,
+            Kind::Otp => &custom.otp,
+        };
+        if let Some(own) = own {
+            let part = |text: &Option<String>, default: &mut Cow<'static, str>| {
+                if let Some(text) = text {
+                    *default = Cow::Owned(text.clone());
+                }
+            };
+            part(&own.subject, &mut template.subject);
+            part(&own.html, &mut template.html);
+            part(&own.text, &mut template.text);
+        }
+        template
     }
 }
 

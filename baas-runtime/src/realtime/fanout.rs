@@ -88,7 +88,12 @@ pub(super) fn deliver_custom(app: &AppState, topic: &str, data: &Value) {
     let Some(admit) = hub.admit(topic) else { return };
     let data: Arc<str> = data.to_string().into();
     let clients: Vec<Arc<Client>> = hub.clients.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+    // the OAuth2 popup flow: a code goes to the one client whose id is its state
+    let only = (topic == crate::oauth2::TOPIC).then(|| data_state(&data));
     for client in clients {
+        if only.as_ref().is_some_and(|state| *state != client.id) {
+            continue;
+        }
         let (name, auth) = {
             let subs = client.subs.lock().unwrap_or_else(|p| p.into_inner());
             let Some(subscribed) = subs.topics.iter().find(|t| t.collection.is_none() && t.path() == topic) else {
@@ -364,4 +369,12 @@ pub(super) async fn shape(app: &AppState, coll: &Arc<Coll>, change: &Change, req
         query::pick_fields(&mut record, fields);
     }
     Ok(json!({"action": kind_name(change.kind), "record": record}).to_string())
+}
+
+/// The `state` of an `@oauth2` message: the id of the client it is for.
+fn data_state(data: &str) -> String {
+    serde_json::from_str::<Value>(data)
+        .ok()
+        .and_then(|v| v.get("state")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

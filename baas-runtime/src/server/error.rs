@@ -30,6 +30,8 @@ pub enum StartError {
     Mail(String),
     /// The abuse limits (`--trusted-proxy`) are unusable.
     Limits(String),
+    /// An OAuth2 provider cannot be set up (its client secret is missing, say).
+    OAuth2(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -40,7 +42,7 @@ impl std::fmt::Display for StartError {
             StartError::Schema(e) => write!(f, "the embedded schema is invalid: {e}"),
             StartError::Storage(why) | StartError::Superuser(why) | StartError::Cron(why) => f.write_str(why),
             StartError::Mail(why) => write!(f, "mail: {why}"),
-            StartError::Limits(why) => f.write_str(why),
+            StartError::Limits(why) | StartError::OAuth2(why) => f.write_str(why),
             StartError::OnStart(e) => write!(f, "the on-start work failed: {e}"),
             StartError::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
@@ -60,7 +62,8 @@ impl std::error::Error for StartError {
             | StartError::Cron(_)
             | StartError::OnStart(_)
             | StartError::Mail(_)
-            | StartError::Limits(_) => None,
+            | StartError::Limits(_)
+            | StartError::OAuth2(_) => None,
         }
     }
 }

@@ -15,14 +15,16 @@ use crate::db::Db;
 use crate::limits::Deadlines;
 use crate::mail::{self, MailSettings, Mailer};
 use crate::migrate::MigrateError;
+use crate::oauth2::OAuth2;
 use crate::outbox::Outbox;
 use crate::ratelimit::Limiter;
 use crate::request::RequestCx;
 use crate::state::{AppState, ChangeSink, Services};
 use crate::storage::Storage;
 use crate::{migrate, net, realtime, records};
-use baas_schema::ir::RateLimits;
+use baas_schema::ir::Schema;
 
+mod abuse;
 mod backend;
 mod error;
 mod router;
@@ -141,7 +143,8 @@ struct AbuseArgs {
 impl MailArgs {
     /// The mail settings, and the mailer when `--smtp` names one. Made in the async runtime
     /// (the SMTP connection pool lives there).
-    fn services(self, http: SocketAddr, abuse: AbuseArgs, limits: &RateLimits) -> Result<Services, StartError> {
+    fn services(self, http: SocketAddr, abuse: AbuseArgs, schema: &Schema) -> Result<Services, StartError> {
+        let limits = &schema.settings.rate_limits;
         let app_name = self.app_name.unwrap_or_else(|| {
             std::env::current_exe()
                 .ok()
@@ -170,7 +173,8 @@ impl MailArgs {
         if abuse.rate_limits == "off" {
             tracing::warn!("rate limits are off (--rate-limits off)");
         }
-        Ok(Services { mail: MailSettings { app_name, app_url, from }, outbox: Arc::new(outbox), limiter })
+        let oauth2 = OAuth2::from_schema(schema).map_err(StartError::OAuth2)?;
+        Ok(Services { mail: MailSettings { app_name, app_url, from }, outbox: Arc::new(outbox), limiter, oauth2 })
     }
 }
 
@@ -246,8 +250,13 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             let hub = realtime::Hub::new();
             hub.set_idle(Duration::from_secs(limits.realtime_idle));
             hub.set_topics(std::mem::take(&mut backend.topics));
+            // the OAuth2 popup flow's topic: each message reaches the one client it names
+            hub.set_topics([(
+                crate::oauth2::TOPIC.to_owned(),
+                Arc::new(|_: Option<&crate::request::Caller>| true) as realtime::Admit,
+            )]);
             let schema = AppState::load_schema(backend.schema_json).map_err(StartError::Schema)?;
-            let services = mail.services(http, abuse, &schema.settings.rate_limits)?;
+            let services = mail.services(http, abuse, &schema)?;
             let state = state(db, &backend, storage, Arc::new(hub), services)?;
             rt.spawn(state.outbox().clone().run(state.db().clone()));
             for work in std::mem::take(&mut backend.on_start) {

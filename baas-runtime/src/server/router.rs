@@ -13,7 +13,7 @@ use baas_schema::ir::system;
 use crate::error::{ApiError, msg};
 use crate::limits::{self, BodyLimit, Deadlines};
 use crate::state::AppState;
-use crate::{accounts, auth, batch, download, files, http, ratelimit, realtime, records};
+use crate::{accounts, auth, batch, download, files, http, otp, realtime, records};
 
 /// The whole HTTP surface: generated and user routes first, then the runtime's own.
 pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, deadlines: Deadlines) -> Router {
@@ -37,7 +37,14 @@ pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, 
         .route("/api/collections/{c}/confirm-password-reset", post(accounts::confirm_password_reset).layer(small))
         .route("/api/collections/{c}/request-email-change", post(accounts::request_email_change).layer(small))
         .route("/api/collections/{c}/confirm-email-change", post(accounts::confirm_email_change).layer(small))
-        .route("/api/collections/{c}/request-otp", post(auth::request_otp).layer(small))
+        .route("/api/collections/{c}/request-otp", post(otp::request_otp).layer(small))
+        .route("/api/collections/{c}/auth-with-otp", post(otp::auth_with_otp).layer(small))
+        .route("/api/collections/{c}/impersonate/{id}", post(auth::impersonate).layer(small))
+        .route("/api/collections/{c}/auth-with-oauth2", post(accounts::oauth2::auth_with_oauth2).layer(small))
+        .route(
+            "/api/oauth2-redirect",
+            get(accounts::oauth2::redirect_get).post(accounts::oauth2::redirect_post).layer(small),
+        )
         .merge(records::routes(system::SUPERUSERS, system::SUPERUSERS_ID))
         .route("/api/collections/{c}/records", get(missing_collection).post(missing_collection_write))
         .route(
@@ -53,7 +60,7 @@ pub fn router(state: AppState, routes: Router<AppState>, openapi: &'static str, 
         .layer(DefaultBodyLimit::max(most))
         .layer(BodyLimit(most))
         .layer(middleware::from_fn_with_state(deadlines, limits::bounds))
-        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::layer));
+        .layer(middleware::from_fn_with_state(state.clone(), super::abuse::layer));
     http::layer(bounded.with_state(state))
 }
 

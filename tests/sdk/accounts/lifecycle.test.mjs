@@ -3,33 +3,8 @@
 // BAAS_MAILDIR): tokens are read from the delivered mails, as a user would click them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { client, signup, rejectsWith, run, PASSWORD } from '../helpers.mjs';
-
-const MAILDIR = process.env.BAAS_MAILDIR;
-if (!MAILDIR) throw new Error('BAAS_MAILDIR must be set (run `cargo test --test accounts`)');
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/// The mails delivered to `to` so far, oldest first.
-function mailsTo(to) {
-    return readdirSync(MAILDIR)
-        .filter((name) => name.endsWith('.json'))
-        .sort()
-        .map((name) => JSON.parse(readFileSync(join(MAILDIR, name), 'utf8')))
-        .filter((mail) => mail.to.includes(to));
-}
-
-/// Waits for the `n`th mail to `to` whose subject matches `subject`, and returns it.
-async function mail(to, subject, n = 1) {
-    for (let i = 0; i < 200; i++) {
-        const found = mailsTo(to).filter((m) => subject.test(m.subject));
-        if (found.length >= n) return found[n - 1];
-        await sleep(50);
-    }
-    throw new Error(`no mail ${subject} to ${to}; delivered: ${JSON.stringify(mailsTo(to).map((m) => m.subject))}`);
-}
+import { client, signup, superuser, rejectsWith, run, PASSWORD } from '../helpers.mjs';
+import { mail, mailsTo, sleep } from '../mail.mjs';
 
 /// The token of the `action` link in a mail (text and HTML bodies carry the same one).
 function token(mail, action) {
@@ -130,4 +105,23 @@ test('email change: a mail to the new address, confirmed with the password', asy
     assert.equal(pb.authStore.record.verified, true);
     await rejectsWith(client().collection('users').authWithPassword(user.email, PASSWORD), 400);
     await rejectsWith(user.pb.collection('users').authRefresh(), 401);
+});
+
+test('impersonation: a superuser gets a token for a user, which cannot be refreshed', async () => {
+    const user = await signup('Imke');
+    await rejectsWith(client().collection('users').impersonate(user.id, 60), 401);
+    await rejectsWith(user.pb.collection('users').impersonate(user.id, 60), 403);
+    const admin = await superuser();
+    await rejectsWith(admin.collection('users').impersonate('nope00000000000', 60), 404);
+
+    const imp = await admin.collection('users').impersonate(user.id, 60);
+    assert.equal(imp.authStore.record.id, user.id);
+    assert.equal(imp.authStore.record.email, user.email, 'the record as it sees itself');
+    const claims = JSON.parse(Buffer.from(imp.authStore.token.split('.')[1], 'base64url'));
+    assert.equal(claims.refreshable, false);
+    assert.ok(claims.exp - Math.floor(Date.now() / 1000) <= 61, JSON.stringify(claims));
+    // acts as the user: the users rules let it read itself only
+    assert.equal((await imp.collection('users').getOne(user.id)).id, user.id);
+    assert.equal((await imp.collection('users').getList(1, 50)).totalItems, 1);
+    await rejectsWith(imp.collection('users').authRefresh(), 403);
 });

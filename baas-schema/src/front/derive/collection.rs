@@ -108,6 +108,7 @@ impl Loader<'_> {
             indexes: Vec::new(),
             rules: Rules::default(),
             renamed_from: None,
+            auth: Default::default(),
             span,
         };
         let mut timestamps = true;

@@ -8,6 +8,8 @@
 //! `tokenKey`: a password or email change rotates the `tokenKey`, so every token outstanding
 //! for the record dies. A request for an unknown address answers as for a known one.
 
+pub mod oauth2;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,14 +37,28 @@ const EMAIL_CHANGE_SECS: i64 = 1_800;
 /// How long after a verification or reset mail another one for the same account is not sent.
 const RESEND_AFTER: Duration = Duration::from_secs(120);
 
-/// One of the mailed tokens: its `type` claim, template, lifetime, and the error code a bad
-/// one gets.
+/// One of the mailed tokens: its `type` claim, template, default lifetime, and the error code
+/// a bad one gets.
 #[derive(Clone, Copy)]
 struct Purpose {
     kind: &'static str,
     template: Kind,
     lifetime: i64,
     invalid: &'static str,
+}
+
+impl Purpose {
+    /// The token's lifetime for `coll`: the schema's `auth.tokens`, or the default.
+    fn lifetime(&self, coll: &Coll) -> i64 {
+        let tokens = &coll.ir.auth.tokens;
+        let own = match self.template {
+            Kind::Verification => tokens.verification,
+            Kind::PasswordReset => tokens.password_reset,
+            Kind::EmailChange => tokens.email_change,
+            Kind::Otp => None,
+        };
+        own.map_or(self.lifetime, i64::from)
+    }
 }
 
 const VERIFY: Purpose = Purpose {
@@ -64,23 +80,23 @@ const CHANGE_EMAIL: Purpose = Purpose {
     invalid: "validation_invalid_token",
 };
 
-fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
+pub(crate) fn auth_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
     app.collection(name)
         .filter(|c| c.ir.is_auth())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, msg::MISSING_AUTH_COLLECTION))
 }
 
 /// The body's text under `key` (`""` when absent).
-fn text(req: &RequestCx, key: &str) -> String {
+pub(crate) fn text(req: &RequestCx, key: &str) -> String {
     req.body.as_ref().and_then(|b| b.get(key)).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
-fn field_errors(errors: FieldErrors) -> ApiResult<()> {
+pub(crate) fn field_errors(errors: FieldErrors) -> ApiResult<()> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::fields(msg::VALIDATION, errors)) }
 }
 
 /// What is wrong with `email` as an address, if anything.
-fn email_error(email: &str) -> Option<FieldError> {
+pub(crate) fn email_error(email: &str) -> Option<FieldError> {
     if email.is_empty() {
         return Some(FieldError::required());
     }
@@ -90,8 +106,29 @@ fn email_error(email: &str) -> Option<FieldError> {
     (!valid).then(|| FieldError::new("validation_is_email", "Must be a valid email address."))
 }
 
-fn str_of<'r>(record: &'r Record, key: &str) -> &'r str {
+pub(crate) fn str_of<'r>(record: &'r Record, key: &str) -> &'r str {
     record.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// `record` for a template's `{RECORD:field}`: never a password hash or `tokenKey`.
+pub(crate) fn without_secrets(record: &Record) -> Record {
+    let mut shown = record.clone();
+    shown.remove(system::PASSWORD);
+    shown.remove(system::TOKEN_KEY);
+    shown
+}
+
+/// Marks `record` of `coll` verified through the records engine (as the system: hooks and
+/// realtime as for any update), and returns it as it is now.
+pub(crate) async fn mark_verified(app: &AppState, coll: &Arc<Coll>, record: &Record) -> ApiResult<Record> {
+    let (name, id) = (coll.ir.name.clone(), str_of(record, system::ID).to_owned());
+    let coll2 = coll.clone();
+    records::write(app, Vec::new(), move |txn| {
+        let req = RequestCx::system();
+        Engine::new(txn, &req).update(Access::System, &name, &id, body(&[(system::VERIFIED, json!(true))]))?;
+        records::fetch_unchecked(txn.conn, &coll2, &id)?.ok_or_else(ApiError::not_found)
+    })
+    .await
 }
 
 /// The mail carrying a `purpose` token for `record`, to `to` (for an email change, the new
@@ -99,16 +136,13 @@ fn str_of<'r>(record: &'r Record, key: &str) -> &'r str {
 fn mail_token(app: &AppState, coll: &Coll, record: &Record, purpose: Purpose, to: &str) -> crate::mail::Mail {
     let id = str_of(record, system::ID);
     let mut claims =
-        token::account_claims(purpose.kind, id, &coll.ir.id, str_of(record, system::EMAIL), purpose.lifetime);
+        token::account_claims(purpose.kind, id, &coll.ir.id, str_of(record, system::EMAIL), purpose.lifetime(coll));
     if purpose.kind == token::EMAIL_CHANGE {
         claims.new_email = Some(to.to_owned());
     }
     let key = token::account_key(app.secret(), purpose.kind, &coll.ir.id, str_of(record, system::TOKEN_KEY));
     let token = token::issue(&claims, &key);
-    // `{RECORD:field}` never reaches a secret
-    let mut shown = record.clone();
-    shown.remove(system::PASSWORD);
-    shown.remove(system::TOKEN_KEY);
+    let shown = without_secrets(record);
     let settings = app.mail();
     let values = Values {
         app_name: &settings.app_name,
@@ -118,7 +152,7 @@ fn mail_token(app: &AppState, coll: &Coll, record: &Record, purpose: Purpose, to
         otp_id: "",
         record: &shown,
     };
-    purpose.template.default_template().render(to, &values)
+    purpose.template.template(&coll.ir.auth.templates).render(to, &values)
 }
 
 /// Writes the `purpose` mail for the account of `email`, unless there is none, it needs none
