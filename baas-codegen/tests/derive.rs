@@ -126,3 +126,55 @@ fn garbage_input_is_an_error_not_a_panic() {
         assert!(out.contains("compile_error"), "{out}");
     }
 }
+
+#[test]
+fn auth_options_come_from_the_collection_attribute() {
+    let module = quote! {
+        pub mod team {
+            use baas_runtime::Collection;
+
+            #[derive(Collection)]
+            #[collection(auth(
+                otp(enabled, length = 6),
+                mfa(enabled, duration = 600),
+                tokens(auth = 3600, password_reset = 900),
+                oauth2(provider(name = "google", client_id = "abc.apps"), provider(name = "corp", client_id = "team", issuer = "https://id.corp.example"))
+            ))]
+            pub struct Member {
+                pub name: Option<String>,
+            }
+        }
+    };
+    let file = baas_schema::SourceFile::new("src/lib.rs", format!("#[baas_runtime::schema] {module}"));
+    let (checked, diags) = baas_schema::front::derive::load_file(&file);
+    let checked = checked.unwrap_or_else(|| panic!("{}", diags.render(&file)));
+    let members = checked.schema.collection("members").expect("members");
+    assert!(members.is_auth());
+    let auth = &members.auth;
+    assert_eq!((auth.otp.enabled, auth.otp.length, auth.otp.duration), (true, 6, 180));
+    assert_eq!((auth.mfa.enabled, auth.mfa.duration), (true, 600));
+    assert_eq!((auth.tokens.auth, auth.tokens.password_reset, auth.tokens.verification), (Some(3600), Some(900), None));
+    let names: Vec<&str> = auth.oauth2.providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["google", "corp"]);
+    assert_eq!(auth.oauth2.providers[1].issuer.as_deref(), Some("https://id.corp.example"));
+
+    for (bad, expected) in [
+        (quote! { #[collection(auth(mfa(enabled)))] }, "MFA needs a second sign-in method"),
+        (quote! { #[collection(auth(oauth2(provider(name = "corp", client_id = "x"))))] }, "unknown provider 'corp'"),
+        (quote! { #[collection(auth(otp(enabeld)))] }, "expected `enabled`, `duration` or `length`"),
+    ] {
+        let module = quote! {
+            pub mod team {
+                use baas_runtime::Collection;
+                #[derive(Collection)]
+                #bad
+                pub struct Member {}
+            }
+        };
+        let file = baas_schema::SourceFile::new("src/lib.rs", format!("#[baas_runtime::schema] {module}"));
+        let (checked, diags) = baas_schema::front::derive::load_file(&file);
+        assert!(checked.is_none());
+        let rendered = diags.render(&file);
+        assert!(rendered.contains(expected), "{expected}: {rendered}");
+    }
+}

@@ -59,15 +59,8 @@ pub async fn check(
             let row = session.clone();
             app.db()
                 .write(move |conn| -> ApiResult<()> {
-                    let p = |i| conn.placeholder(i);
-                    let sql = format!(
-                        "INSERT INTO _mfas (id, collection, record, method, created) VALUES ({}, {}, {}, {}, {})",
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        p(5)
-                    );
+                    let values = conn.placeholders(5);
+                    let sql = format!("INSERT INTO _mfas (id, collection, record, method, created) VALUES ({values})");
                     let params = [
                         SqlValue::Text(row),
                         SqlValue::Text(collection),

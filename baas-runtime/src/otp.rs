@@ -80,16 +80,9 @@ pub async fn request_otp(
             conn.transaction(|conn| -> ApiResult<bool> {
                 let Some(record) = records::fetch_by(conn, &coll, system::EMAIL, &email)? else { return Ok(false) };
                 let record_id = accounts::str_of(&record, system::ID).to_owned();
-                let p = |i| conn.placeholder(i);
+                let values = conn.placeholders(6);
                 let sql = format!(
-                    "INSERT INTO _otps (id, collection, record, hash, sent_to, attempts, created) \
-                     VALUES ({}, {}, {}, {}, {}, 0, {})",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
-                    p(6)
+                    "INSERT INTO _otps (id, collection, record, hash, sent_to, created, attempts) VALUES ({values}, 0)"
                 );
                 conn.execute(
                     &sql,

@@ -66,16 +66,10 @@ pub struct Message {
 /// back. Call [`Outbox::wake`] after the commit for a delivery without the poll's delay.
 pub fn enqueue(conn: &Conn<'_>, message: &Message) -> Result<(), DbError> {
     let now = now_ms();
-    let p = |i| conn.placeholder(i);
+    let values = conn.placeholders(6);
     let sql = format!(
-        "INSERT INTO _outbox (id, kind, topic, payload, state, attempts, due, error, created) \
-         VALUES ({}, {}, {}, {}, 'pending', 0, {}, '', {})",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6)
+        "INSERT INTO _outbox (id, kind, topic, payload, due, created, state, attempts, error) \
+         VALUES ({values}, 'pending', 0, '')"
     );
     let params = [
         SqlValue::Text(id::new_id()),

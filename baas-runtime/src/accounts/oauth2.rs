@@ -150,18 +150,11 @@ fn linked_record(conn: &Conn<'_>, coll: &Coll, provider: &str, user_id: &str) ->
 }
 
 fn insert_link(conn: &Conn<'_>, coll: &Coll, record_id: &str, provider: &str, user_id: &str) -> Result<(), DbError> {
-    let p = |i| conn.placeholder(i);
     let now = crate::time::now();
+    let values = conn.placeholders(7);
     let sql = format!(
         "INSERT INTO _externalAuths (id, collectionRef, recordRef, provider, providerId, created, updated) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT DO NOTHING",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7)
+         VALUES ({values}) ON CONFLICT DO NOTHING"
     );
     let params = [
         SqlValue::Text(id::new_id()),

@@ -73,6 +73,11 @@ impl<'a> Conn<'a> {
         placeholder(self.dialect(), n)
     }
 
+    /// The markers of parameters 1 to `n`, comma-separated: the `VALUES (…)` of an insert.
+    pub fn placeholders(&self, n: usize) -> String {
+        (1..=n).map(|i| self.placeholder(i)).collect::<Vec<_>>().join(", ")
+    }
+
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, DbError> {
         match &self.inner {
             ConnInner::Sqlite(conn) => {

@@ -4,10 +4,13 @@
 use proc_macro2::TokenStream;
 use syn::{Ident, ItemStruct, LitStr};
 
-use super::options::{flag, int, path_text, skip_value};
+use super::options::{flag, int, path_text, skip_value, strings};
 use super::{Loaded, Loader};
 use crate::diag::Diagnostic;
-use crate::ir::{Action, BatchSettings, Collection, CollectionKind, Index, Origin, Rule, Rules, system};
+use crate::ir::{
+    Action, AuthOptions, BatchSettings, Collection, CollectionKind, Index, OAUTH2_PRESETS, OAuth2Provider, Origin,
+    Rule, Rules, system,
+};
 use crate::source::Span;
 
 const SCHEMA_KEYS: &[&str] = &["migrations", "batch", "auth_token_duration", "superuser_token_duration", "rate_limits"];
@@ -146,7 +149,11 @@ impl Loader<'_> {
                     "id" => c.id = opt.meta.value()?.parse::<LitStr>()?.value(),
                     "renamed_from" => c.renamed_from = Some(opt.meta.value()?.parse::<LitStr>()?.value()),
                     "auth" => {
-                        if flag(opt.meta)? {
+                        // `auth`, `auth = true`, or `auth(otp(…), mfa(…), tokens(…), oauth2(…))`
+                        if opt.meta.input.peek(syn::token::Paren) {
+                            auth = Some(opt.span);
+                            c.auth = auth_options(cx, opt.meta)?;
+                        } else if flag(opt.meta)? {
                             auth = Some(opt.span);
                         }
                     }
@@ -191,4 +198,98 @@ impl Loader<'_> {
         c.fields = system::complete(&c.kind, declared, timestamps);
         Some(c)
     }
+}
+
+/// The options of `#[collection(auth(…))]`: `otp(enabled, duration = 180, length = 8)`,
+/// `mfa(enabled, duration = 1800)`, `tokens(auth = …, verification = …, password_reset = …,
+/// email_change = …)` and `oauth2(provider(name = "…", client_id = "…", issuer = "…",
+/// display_name = "…", scopes = ["…"]), …)`. Mail templates are YAML-only.
+fn auth_options(cx: &mut Loader<'_>, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<AuthOptions> {
+    const AUTH: &[&str] = &["otp", "mfa", "tokens", "oauth2"];
+    let mut options = AuthOptions::default();
+    meta.parse_nested_meta(|group| {
+        let key = group.path.get_ident().map(Ident::to_string).unwrap_or_else(|| path_text(&group.path));
+        let seconds = |inner: &syn::meta::ParseNestedMeta<'_>| -> syn::Result<u32> {
+            let n = int(inner)?;
+            if n == 0 {
+                return Err(inner.error("must be at least 1"));
+            }
+            Ok(n.min(u64::from(u32::MAX)) as u32)
+        };
+        match key.as_str() {
+            "otp" => group.parse_nested_meta(|inner| {
+                match inner.path.get_ident().map(Ident::to_string).as_deref() {
+                    Some("enabled") => options.otp.enabled = flag(&inner)?,
+                    Some("duration") => options.otp.duration = seconds(&inner)?,
+                    Some("length") => options.otp.length = (int(&inner)?.clamp(4, 16)) as u32,
+                    _ => return Err(inner.error("expected `enabled`, `duration` or `length`")),
+                }
+                Ok(())
+            }),
+            "mfa" => group.parse_nested_meta(|inner| {
+                match inner.path.get_ident().map(Ident::to_string).as_deref() {
+                    Some("enabled") => options.mfa.enabled = flag(&inner)?,
+                    Some("duration") => options.mfa.duration = seconds(&inner)?,
+                    _ => return Err(inner.error("expected `enabled` or `duration`")),
+                }
+                Ok(())
+            }),
+            "tokens" => group.parse_nested_meta(|inner| {
+                let n = Some(seconds(&inner)?);
+                match inner.path.get_ident().map(Ident::to_string).as_deref() {
+                    Some("auth") => options.tokens.auth = n,
+                    Some("verification") => options.tokens.verification = n,
+                    Some("password_reset") => options.tokens.password_reset = n,
+                    Some("email_change") => options.tokens.email_change = n,
+                    _ => return Err(inner.error("expected `auth`, `verification`, `password_reset` or `email_change`")),
+                }
+                Ok(())
+            }),
+            "oauth2" => group.parse_nested_meta(|item| {
+                if !item.path.is_ident("provider") {
+                    return Err(item.error("expected `provider(name = \"…\", client_id = \"…\")`"));
+                }
+                let mut provider = OAuth2Provider::default();
+                item.parse_nested_meta(|field| {
+                    let text = |f: &syn::meta::ParseNestedMeta<'_>| -> syn::Result<String> {
+                        Ok(f.value()?.parse::<LitStr>()?.value())
+                    };
+                    match field.path.get_ident().map(Ident::to_string).as_deref() {
+                        Some("name") => provider.name = text(&field)?,
+                        Some("client_id") => provider.client_id = text(&field)?,
+                        Some("issuer") => provider.issuer = Some(text(&field)?),
+                        Some("display_name") => provider.display_name = Some(text(&field)?),
+                        Some("scopes") => provider.scopes = strings(&field)?,
+                        _ => {
+                            return Err(
+                                field.error("expected `name`, `client_id`, `issuer`, `display_name` or `scopes`")
+                            );
+                        }
+                    }
+                    Ok(())
+                })?;
+                if provider.name.is_empty() || provider.client_id.is_empty() {
+                    return Err(item.error("a provider needs `name` and `client_id`"));
+                }
+                if provider.issuer.is_none() && !OAUTH2_PRESETS.contains(&provider.name.as_str()) {
+                    return Err(item.error(format!(
+                        "unknown provider '{}': name a preset ({}) or give the `issuer` of an OpenID Connect provider",
+                        provider.name,
+                        OAUTH2_PRESETS.join(", ")
+                    )));
+                }
+                options.oauth2.providers.push(provider);
+                Ok(())
+            }),
+            other => {
+                let span = cx.places.token(&group.path, other.to_owned());
+                cx.unknown(span, "auth option", other, AUTH);
+                skip_value(&group)
+            }
+        }
+    })?;
+    if options.mfa.enabled && !options.otp.enabled {
+        return Err(meta.error("MFA needs a second sign-in method: enable `otp` too"));
+    }
+    Ok(options)
 }
