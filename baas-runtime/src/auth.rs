@@ -117,16 +117,31 @@ pub async fn auth_with_password(
     let (Some(identity), Some(password)) = (identity, password) else {
         return Err(ApiError::fields(msg::VALIDATION, errors));
     };
-    if let Some(field) = text("identityField").filter(|f| f != system::EMAIL) {
-        tracing::debug!(%field, "unsupported identity field");
-        return Err(ApiError::bad_request(msg::AUTH_FAILED));
-    }
+    // the fields to look the identity up in: the one asked for, or each identity field in turn
+    let fields: Vec<String> = match text("identityField") {
+        Some(field) if coll.ir.auth.identity_fields().contains(&field.as_str()) => vec![field],
+        Some(field) => {
+            tracing::debug!(%field, "not an identity field");
+            return Err(ApiError::bad_request(msg::AUTH_FAILED));
+        }
+        None => coll.ir.auth.identity_fields().into_iter().map(str::to_owned).collect(),
+    };
     // an account that failed too many sign-ins waits, from whichever address
     if !app.limiter().may_sign_in(&coll.ir.name, &identity) {
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests."));
     }
     let (coll2, wanted) = (coll.clone(), identity.clone());
-    let record = app.db().read(move |conn| records::fetch_by(conn, &coll2, system::EMAIL, &wanted)).await?;
+    let record = app
+        .db()
+        .read(move |conn| -> ApiResult<Option<Record>> {
+            for field in &fields {
+                if let Some(record) = records::fetch_by(conn, &coll2, field, &wanted)? {
+                    return Ok(Some(record));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
     // Verify even when nobody has this identity, so timing does not tell which emails exist.
     let stored = record.as_ref().and_then(|r| r.get(system::PASSWORD)).and_then(Value::as_str).map(str::to_owned);
     let ok = tokio::task::spawn_blocking(move || match stored {
@@ -220,7 +235,7 @@ pub async fn auth_methods(
     let body = json!({
         "mfa": method(coll.ir.auth.mfa.enabled, coll.ir.auth.mfa.duration),
         "otp": method(coll.ir.auth.otp.enabled, coll.ir.auth.otp.duration),
-        "password": {"identityFields": ["email"], "enabled": true},
+        "password": {"identityFields": coll.ir.auth.identity_fields(), "enabled": true},
         "oauth2": {"providers": providers, "enabled": !coll.ir.auth.oauth2.providers.is_empty()},
         "authProviders": providers,
         "usernamePassword": false,

@@ -645,3 +645,11 @@ fn mail_templates_are_checked_when_the_schema_loads() {
     l.find("cannot read the template fixtures/no/such/file.html");
     assert_eq!((l.diags.error_count(), l.diags.warning_count()), (2, 2));
 }
+
+#[test]
+fn identity_fields_are_unique_text_fields() {
+    let l = snapshot!("identity_fields");
+    assert!(!l.ok);
+    l.find("identity field 'nick' is not a unique text field of 'members'");
+    assert_eq!(l.diags.error_count(), 1, "email and a unique text field are identity fields:\n{}", l.rendered());
+}

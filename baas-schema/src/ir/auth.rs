@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthOptions {
+    /// The fields a password sign-in may name the account by (`identity`), in the order they
+    /// are tried; empty means `email` alone. Each is `email` or a unique text field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identity_fields: Vec<String>,
     pub otp: OtpOptions,
     pub mfa: MfaOptions,
     pub tokens: TokenDurations,
@@ -89,6 +93,14 @@ pub struct MailTemplate {
 pub const TEMPLATE_PLACEHOLDERS: &[&str] = &["APP_NAME", "APP_URL", "TOKEN", "OTP", "OTP_ID"];
 
 impl AuthOptions {
+    /// The identity fields, `email` when none are given.
+    pub fn identity_fields(&self) -> Vec<&str> {
+        match self.identity_fields.is_empty() {
+            true => vec!["email"],
+            false => self.identity_fields.iter().map(String::as_str).collect(),
+        }
+    }
+
     pub fn is_default(&self) -> bool {
         self == &AuthOptions::default()
     }

@@ -26,6 +26,8 @@ test('auth-methods reports OTP and MFA as the schema sets them', async () => {
     assert.equal(users.mfa.enabled, false);
     const operators = await client().collection('operators').listAuthMethods();
     assert.deepEqual(operators.mfa, { enabled: true, duration: 1800 });
+    assert.deepEqual(operators.password.identityFields, ['email', 'username']);
+    assert.deepEqual(users.password.identityFields, ['email']);
     assert.equal(operators.otp.enabled, true);
 });
 
@@ -79,8 +81,14 @@ test('a code dies after five wrong tries, and unknown addresses look alike', asy
 test('MFA: a password alone answers 401 with an mfaId; a mailed code completes it', async () => {
     const admin = await superuser();
     const email = `op-${run}@example.com`;
-    await admin.collection('operators').create({ email, password: PASSWORD, passwordConfirm: PASSWORD });
+    const username = `op_${run}`;
+    await admin.collection('operators').create({ email, username, password: PASSWORD, passwordConfirm: PASSWORD });
 
+    // either identity field names the account (the first step of MFA answers 401 with an mfaId)
+    const byName = await rejectsWith(client().collection('operators').authWithPassword(username, PASSWORD), 401);
+    assert.match(byName.response.mfaId, /^[a-z0-9]{15}$/);
+    await rejectsWith(client().collection('operators').authWithPassword(`nobody_${run}`, PASSWORD), 400);
+    await rejectsWith(client().collection('operators').authWithPassword(username, PASSWORD, { body: { identity: username, password: PASSWORD, identityField: 'name' } }), 400);
     const first = await rejectsWith(client().collection('operators').authWithPassword(email, PASSWORD), 401);
     const mfaId = first.response.mfaId;
     assert.match(mfaId, /^[a-z0-9]{15}$/, JSON.stringify(first.response));
