@@ -36,6 +36,7 @@ pub mod request;
 pub mod server;
 pub mod state;
 pub mod storage;
+pub mod sweep;
 pub mod time;
 pub mod token;
 pub mod value;

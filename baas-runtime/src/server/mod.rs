@@ -259,6 +259,7 @@ fn execute(cli: Cli, mut backend: Backend) -> Result<(), StartError> {
             let services = mail.services(http, abuse, &schema)?;
             let state = state(db, &backend, storage, Arc::new(hub), services)?;
             rt.spawn(state.outbox().clone().run(state.db().clone()));
+            rt.spawn(crate::sweep::run(state.db().clone()));
             for work in std::mem::take(&mut backend.on_start) {
                 rt.block_on(work(records::Handle::data(&state, &RequestCx::system()))).map_err(StartError::OnStart)?;
             }
