@@ -37,18 +37,14 @@ impl Drop for OidcProvider {
 
 impl OidcProvider {
     fn start(client_id: &str, secret: &str) -> OidcProvider {
-        use std::io::BufRead;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = std::process::Command::new("node")
-            .arg(support::root().join("tests/support/oidc_provider.mjs"))
-            .args([&port.to_string(), client_id, secret])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("start node tests/support/oidc_provider.mjs");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the provider's first line");
-        assert_eq!(line.trim(), "ready", "the OpenID provider did not start");
+        let mut command = std::process::Command::new("node");
+        command.arg(support::root().join("tests/support/oidc_provider.mjs")).args([
+            &port.to_string(),
+            client_id,
+            secret,
+        ]);
+        let child = support::spawn_ready(&mut command, "the OpenID provider (node tests/support/oidc_provider.mjs)");
         OidcProvider { child, url: format!("http://127.0.0.1:{port}") }
     }
 }

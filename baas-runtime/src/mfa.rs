@@ -25,10 +25,6 @@ CREATE TABLE IF NOT EXISTS _mfas (
 );
 ";
 
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Whether record `record_id` of `coll`, just signed in with `method` (`password`, `otp`,
 /// `oauth2`), may have its token: always without MFA; with MFA, when the request carries the
 /// `mfaId` of an earlier sign-in with another method (which is spent). Otherwise the error to
@@ -66,7 +62,7 @@ pub async fn check(
                         SqlValue::Text(collection),
                         SqlValue::Text(record),
                         SqlValue::Text(method.to_owned()),
-                        SqlValue::Int(now_secs()),
+                        SqlValue::Int(crate::time::unix_secs()),
                     ];
                     conn.execute(&sql, &params)?;
                     Ok(())
@@ -94,7 +90,7 @@ pub async fn check(
                         SqlValue::Text(collection),
                         SqlValue::Text(record),
                         SqlValue::Text(method.to_owned()),
-                        SqlValue::Int(now_secs() - duration),
+                        SqlValue::Int(crate::time::unix_secs() - duration),
                     ];
                     Ok(conn.execute(&sql, &params)? == 1)
                 })

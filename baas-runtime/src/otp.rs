@@ -49,10 +49,6 @@ fn otp_collection(app: &AppState, name: &str) -> ApiResult<Arc<Coll>> {
     Ok(coll)
 }
 
-fn now_secs() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// `POST /api/collections/{c}/request-otp` `{email}`: `{otpId}`, and a mail with the code
 /// when the address has an account.
 pub async fn request_otp(
@@ -92,7 +88,7 @@ pub async fn request_otp(
                         SqlValue::Text(record_id.clone()),
                         SqlValue::Text(hash),
                         SqlValue::Text(email.clone()),
-                        SqlValue::Int(now_secs()),
+                        SqlValue::Int(crate::time::unix_secs()),
                     ],
                 )?;
                 let settings = state.mail();
@@ -152,7 +148,7 @@ pub async fn auth_with_otp(
     let text = |i: usize| row.get(i).and_then(SqlValue::as_str).unwrap_or_default().to_owned();
     let (record_id, hash, sent_to) = (text(0), text(1), text(2));
     let created = row.get(3).and_then(SqlValue::as_i64).unwrap_or(0);
-    if now_secs() - created > i64::from(coll.ir.auth.otp.duration) {
+    if crate::time::unix_secs() - created > i64::from(coll.ir.auth.otp.duration) {
         return Err(failed());
     }
     let matches =

@@ -65,7 +65,7 @@ pub struct Message {
 /// Writes `message` in `conn`'s transaction: delivered once it commits, never when it rolls
 /// back. Call [`Outbox::wake`] after the commit for a delivery without the poll's delay.
 pub fn enqueue(conn: &Conn<'_>, message: &Message) -> Result<(), DbError> {
-    let now = now_ms();
+    let now = crate::time::unix_millis();
     let values = conn.placeholders(6);
     let sql = format!(
         "INSERT INTO _outbox (id, kind, topic, payload, due, created, state, attempts, error) \
@@ -84,7 +84,7 @@ pub fn enqueue(conn: &Conn<'_>, message: &Message) -> Result<(), DbError> {
 
 /// Whether a message about `topic` was written in the last `window` (a resend throttle).
 pub fn recently(conn: &Conn<'_>, topic: &str, window: Duration) -> Result<bool, DbError> {
-    let since = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    let since = crate::time::unix_millis() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
     let sql = format!(
         "SELECT COUNT(*) FROM _outbox WHERE topic = {} AND created > {}",
         conn.placeholder(1),
@@ -172,7 +172,7 @@ struct Claimed {
 /// Claims up to `limit` due messages of `kinds`: their `due` moves a lease ahead and their
 /// attempts count up, in one statement.
 fn claim(conn: &Conn<'_>, kinds: &[&str], limit: usize) -> Result<Vec<Claimed>, DbError> {
-    let now = now_ms();
+    let now = crate::time::unix_millis();
     let mut params = vec![SqlValue::Int(now + i64::try_from(LEASE.as_millis()).unwrap_or(0)), SqlValue::Int(now)];
     let marks: Vec<String> = kinds
         .iter()
@@ -211,7 +211,7 @@ fn claim(conn: &Conn<'_>, kinds: &[&str], limit: usize) -> Result<Vec<Claimed>, 
 
 /// Records the outcome of delivering `claimed`: delivered, due again after a backoff, or dead.
 fn settle(conn: &Conn<'_>, claimed: &Claimed, outcome: Result<(), String>) -> Result<(), DbError> {
-    let now = now_ms();
+    let now = crate::time::unix_millis();
     let p = |i| conn.placeholder(i);
     let id = SqlValue::Text(claimed.id.clone());
     let (sql, params) = match outcome {
@@ -243,10 +243,6 @@ fn backoff(attempts: i64) -> Duration {
     let base = Duration::from_secs(1u64 << attempts.clamp(1, 11).saturating_sub(1)).min(Duration::from_secs(900));
     let jitter = rand::random_range(0.75..1.25);
     base.mul_f64(jitter)
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -285,7 +281,7 @@ mod tests {
         };
         let row = &state(&db)[0];
         assert_eq!((row[0].as_str(), row[1].as_str()), (Some("pending"), Some("connection refused")));
-        let wait = row[2].as_i64().expect("due") - now_ms();
+        let wait = row[2].as_i64().expect("due") - crate::time::unix_millis();
         assert!((500..=1500).contains(&wait), "the first retry comes after about a second: {wait} ms");
 
         db.write_blocking(|conn| settle(conn, &first[0], Ok(()))).expect("settle");

@@ -41,6 +41,16 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// Now, in seconds since the Unix epoch (the runtime's own tables: codes, MFA sessions).
+pub fn unix_secs() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Now, in milliseconds since the Unix epoch (the outbox).
+pub fn unix_millis() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// Parses a datetime as clients send it, returning it in UTC.
 ///
 /// Accepted: the canonical form (`2025-05-05 10:00:00.123Z`); RFC 3339 with `T`, `t` or a space

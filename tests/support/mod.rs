@@ -525,7 +525,6 @@ impl SmtpSink {
 
     /// A sink on `port`.
     pub fn start_on(port: u16) -> SmtpSink {
-        use std::io::BufRead;
         let dir = TempDir::new("mail");
         // where ./test installs aiosmtpd, before whatever the environment adds
         let mut path = std::ffi::OsString::from(target().join("aiosmtpd"));
@@ -533,19 +532,13 @@ impl SmtpSink {
             path.push(":");
             path.push(more);
         }
-        let mut child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(root().join("tests/support/smtp_sink.py"))
             .env("PYTHONPATH", path)
             .arg(port.to_string())
-            .arg(&dir.0)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start python3 tests/support/smtp_sink.py");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped");
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the sink's first line");
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start (is aiosmtpd installed? run ./test once)");
+            .arg(&dir.0);
+        let child = spawn_ready(&mut command, "the SMTP sink (is aiosmtpd installed? run ./test once)");
         SmtpSink { child, port, dir }
     }
 
@@ -588,4 +581,20 @@ impl SmtpSink {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Starts a test peer that prints `ready` on its first line once it serves; `what` names it
+/// when it does not.
+pub fn spawn_ready(command: &mut Command, what: &str) -> Child {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("read the peer's first line");
+    assert_eq!(line.trim(), "ready", "{what} did not start");
+    child
 }

@@ -100,10 +100,7 @@ pub(crate) fn email_error(email: &str) -> Option<FieldError> {
     if email.is_empty() {
         return Some(FieldError::required());
     }
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !email.contains(char::is_whitespace)
-    });
-    (!valid).then(|| FieldError::new("validation_is_email", "Must be a valid email address."))
+    (!crate::input::is_email(email)).then(|| FieldError::new("validation_is_email", "Must be a valid email address."))
 }
 
 pub(crate) fn str_of<'r>(record: &'r Record, key: &str) -> &'r str {

@@ -144,7 +144,7 @@ pub(super) fn same_value(a: &Value, b: &Value) -> bool {
 
 /// A pragmatic email check: one `@`, a non-empty local part, a dotted domain of non-empty
 /// labels, no whitespace.
-pub(super) fn is_email(s: &str) -> bool {
+pub(crate) fn is_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
     !local.is_empty()
         && !domain.contains('@')

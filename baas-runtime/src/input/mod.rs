@@ -52,6 +52,7 @@ mod fields;
 
 pub use auth::password_error;
 use auth::*;
+pub(crate) use coerce::is_email;
 use coerce::*;
 use fields::*;
 
